@@ -1,0 +1,34 @@
+"""GUIDs as Active Directory stores them.
+
+AD keeps schemaIDGUID, objectGUID and the ObjectType fields of object ACEs in the
+mixed-endian layout of MS-DTYP 2.3.4.2 (first three fields little-endian), which is what
+`uuid.UUID(bytes_le=...)` reads. Getting this wrong silently matches nothing, so every
+conversion in the kit goes through these two functions.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from .errors import DescriptorError
+
+
+def guid_from_bytes(data: bytes, offset: int = 0) -> uuid.UUID:
+    """Read the 16-byte mixed-endian GUID at `offset`."""
+    chunk = data[offset : offset + 16]
+    if len(chunk) != 16:
+        raise DescriptorError("GUID is truncated", offset)
+    return uuid.UUID(bytes_le=bytes(chunk))
+
+
+def guid_to_bytes(value: uuid.UUID) -> bytes:
+    """The 16 bytes AD stores for `value`."""
+    return value.bytes_le
+
+
+def parse_guid(text: str) -> uuid.UUID:
+    """A GUID from its string form (with or without braces), as a DescriptorError when not one."""
+    try:
+        return uuid.UUID(text.strip().strip("{}"))
+    except ValueError:
+        raise DescriptorError(f"{text!r} is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)") from None

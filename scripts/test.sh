@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install everything the whole test suite needs on a fresh Debian machine (Samba AD DC
+# included) and run it: lint, type check, unit, real-DC integration and notebook tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v samba >/dev/null || ! command -v samba-tool >/dev/null; then
+  echo "== installing Samba AD DC (apt)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind ldb-tools >/dev/null
+fi
+
+echo "== installing richcoex-kit[test] into .venv" >&2
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+export PATH="$PWD/.venv/bin:$PATH"
+
+echo "== ruff" >&2
+ruff check richcoex_kit tests benchmarks
+ruff format --check richcoex_kit tests benchmarks
+echo "== mypy (security engine)" >&2
+mypy
+echo "== pytest" >&2
+pytest "$@"
