@@ -23,4 +23,12 @@ ruff format --check richcoex_kit tests benchmarks
 echo "== mypy (security engine)" >&2
 mypy
 echo "== pytest" >&2
-pytest "$@"
+status=0
+pytest "$@" || status=$?
+
+# The suite's DCs must be gone: no process, no port left behind.
+if pgrep -f 'samba -F --no-process-group' >/dev/null || (echo >/dev/tcp/127.0.0.1/636) 2>/dev/null; then
+  echo "FAIL: a Samba lab DC or port 636 is still alive after the tests" >&2
+  status=1
+fi
+exit "$status"

@@ -1,0 +1,524 @@
+"""The KB's checks as pure functions: facts in, Findings out.
+
+`gather()` is the only function here that touches a directory, and only through the
+read interface (`directory.base.Directory`), so a live DC and a snapshot give the same
+facts — and therefore the same verdicts. Every other function is pure.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .directory.base import Directory, DirectoryObject, DomainFacts, GroupFacts, SchemaAttribute
+from .directory.errors import AmbiguousError, DirectoryError, NotFoundError
+from .findings import Finding, Status
+from .schema import CLASSES, canonical_name, property_set_name, select_attributes
+from .security import DescriptorError, SecurityDescriptor, Sid
+from .security.access import AttributeRef, Decision, evaluate_all
+from .security.rights import SDDL_ACE_TYPES, rights_in_words
+from .security.sddl import ace_to_sddl
+
+DEFAULT_SYNC_ACCOUNT = "MSOL_AD_Sync"
+DEFAULT_GROUP = "MSOL_AD_Sync_RichCoexistence"
+
+# SIDs a network logon carries that tokenGroups does not list (MS-DTYP 2.4.2.4; Samba
+# omits This Organization, Windows adds it: listing it matches what AD would grant).
+NETWORK_LOGON_SIDS = (
+    (Sid.parse("S-1-1-0"), "Everyone"),
+    (Sid.parse("S-1-5-2"), "NETWORK"),
+    (Sid.parse("S-1-5-11"), "Authenticated Users"),
+    (Sid.parse("S-1-5-15"), "This Organization"),
+)
+
+KB_NOTE = (
+    'KB 2406830: "Step 2 may be required if the object does not inherit permissions from the parent. '
+    'This issue may be resolved by making sure that the object inherits permissions from the parent object."'
+)
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """What to check: an object (optional for group-only runs), with which account and group."""
+
+    user: str | None
+    sync_account: str = DEFAULT_SYNC_ACCOUNT
+    group: str = DEFAULT_GROUP
+    attributes: str = "kb"
+
+
+@dataclass(frozen=True)
+class TokenEntry:
+    sid: Sid
+    source: str
+
+
+@dataclass(frozen=True)
+class Token:
+    """The SIDs of a network logon of the sync account, each with where it came from."""
+
+    entries: tuple[TokenEntry, ...]
+
+    @property
+    def sids(self) -> frozenset[Sid]:
+        return frozenset(e.sid for e in self.entries)
+
+    def to_json(self, names: dict[str, str]) -> list[dict[str, str]]:
+        return [{"sid": str(e.sid), "name": names.get(str(e.sid), ""), "source": e.source} for e in self.entries]
+
+
+@dataclass(frozen=True)
+class AttributeFacts:
+    requested: str
+    name: str
+    schema: SchemaAttribute | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the checks read, gathered once."""
+
+    request: CheckRequest
+    domain: DomainFacts
+    sync_account: DirectoryObject | None
+    sync_account_problem: str | None
+    group: GroupFacts | None
+    token: Token | None
+    attributes: tuple[AttributeFacts, ...]
+    target: DirectoryObject | None
+    target_class_guids: tuple[uuid.UUID, ...] = ()
+    names: dict[str, str] = field(default_factory=dict)
+
+
+def network_logon_token(
+    account: DirectoryObject, token_groups: Iterable[Sid], builtin: dict[Sid, tuple[Sid, ...]]
+) -> Token:
+    """Assemble the token a network logon of `account` carries.
+
+    tokenGroups gives the transitive global/universal groups (primary group included);
+    builtin domain-local groups are added by membership — of the account, one of its
+    groups or a well-known SID such as Authenticated Users — until nothing changes.
+    """
+    entries: list[TokenEntry] = []
+    seen: set[Sid] = set()
+
+    def add(sid: Sid, source: str) -> None:
+        if sid not in seen:
+            seen.add(sid)
+            entries.append(TokenEntry(sid, source))
+
+    if account.sid is not None:
+        add(account.sid, "account")
+    for sid in token_groups:
+        add(sid, "tokenGroups")
+    for sid, label in NETWORK_LOGON_SIDS:
+        add(sid, f"well-known ({label})")
+    changed = True
+    while changed:
+        changed = False
+        for group_sid, members in builtin.items():
+            if group_sid not in seen and any(member in seen for member in members):
+                add(group_sid, "builtin group membership")
+                changed = True
+    return Token(tuple(entries))
+
+
+def _resolve_sync_account(directory: Directory, name: str) -> tuple[DirectoryObject | None, str | None]:
+    if name.lower() == "auto":
+        candidates = directory.find_sync_accounts()
+        if len(candidates) == 1:
+            return candidates[0], None
+        if not candidates:
+            raise NotFoundError("--sync-account auto found no MSOL_* account; name the sync account explicitly")
+        listed = ", ".join(c.sam_account_name or c.dn for c in candidates)
+        raise AmbiguousError(f"--sync-account auto is ambiguous: {len(candidates)} MSOL_* accounts ({listed})")
+    try:
+        return directory.find_object(name), None
+    except NotFoundError as error:
+        return None, str(error)
+
+
+def gather(directory: Directory, request: CheckRequest) -> Facts:
+    """Read every fact the checks need. Raises DirectoryError for an unknown or ambiguous user."""
+    domain = directory.domain()
+    target = directory.find_object(request.user) if request.user else None
+    account, problem = _resolve_sync_account(directory, request.sync_account)
+    group = directory.find_group(request.group)
+    token = None
+    if account is not None:
+        token = network_logon_token(account, directory.token_groups(account), directory.builtin_memberships())
+    attributes = []
+    for requested in select_attributes(request.attributes):
+        name, note = canonical_name(requested)
+        attributes.append(AttributeFacts(requested, name, directory.schema_attribute(name), note))
+    class_guids: tuple[uuid.UUID, ...] = ()
+    sids: set[Sid] = set(token.sids) if token else set()
+    if group is not None:
+        sids.add(group.sid)
+    if target is not None:
+        class_guids = directory.class_guids(tuple(reversed(target.object_classes)))
+        if target.descriptor:
+            try:
+                sd = SecurityDescriptor.from_bytes(target.descriptor)
+                sids.update(ace.sid for ace in (sd.dacl or ()) if ace.sid is not None)
+            except DescriptorError:
+                pass  # reported by the ACL check itself
+    return Facts(
+        request=request,
+        domain=domain,
+        sync_account=account,
+        sync_account_problem=problem,
+        group=group,
+        token=token,
+        attributes=tuple(attributes),
+        target=target,
+        target_class_guids=class_guids,
+        names=directory.names(sids),
+    )
+
+
+# -- the checks -----------------------------------------------------------------------
+
+
+def check_group_exists(facts: Facts) -> Finding:
+    name = facts.request.group
+    if facts.group is None:
+        return Finding(
+            "group.exists",
+            Status.FAIL,
+            f"Group {name} exists",
+            f"No group named {name} exists in {facts.domain.base_dn}.",
+            details={"group": name},
+            remedy=(
+                f"Run the sync tool's configuration wizard (or Enable-MSOnlineRichCoexistence), which creates "
+                f"{name}; or create it as a global security group and grant it the write-back attributes."
+            ),
+        )
+    return Finding(
+        "group.exists",
+        Status.PASS,
+        f"Group {name} exists",
+        f"{facts.group.dn} exists ({facts.group.sid}).",
+        object=facts.group.dn,
+        details={"group": name, "sid": str(facts.group.sid), "members": len(facts.group.members)},
+    )
+
+
+def _membership_path(facts: Facts) -> list[str]:
+    """How the account reaches the group: direct, or through which member group."""
+    assert facts.group is not None and facts.sync_account is not None and facts.token is not None
+    members = dict(facts.group.members)
+    if facts.sync_account.dn.lower() in (dn.lower() for dn in members):
+        return [facts.sync_account.dn, facts.group.dn]
+    token_sids = facts.token.sids
+    for dn, sid in facts.group.members:
+        if sid is not None and sid in token_sids:
+            return [facts.sync_account.dn, dn, facts.group.dn]
+    return [facts.sync_account.dn, "…", facts.group.dn]
+
+
+def check_group_membership(facts: Facts) -> Finding:
+    account, group = facts.request.sync_account, facts.request.group
+    title = f"{account} is a member of {group}"
+    if facts.sync_account is None:
+        return Finding(
+            "group.sync-account-member",
+            Status.FAIL,
+            title,
+            f"The sync account {account} was not found: {facts.sync_account_problem}",
+            details={"sync_account": account},
+            remedy="Check --sync-account (DirSync: MSOL_AD_Sync; Azure AD Connect: MSOL_<hex>, or use auto).",
+        )
+    assert facts.token is not None
+    token_json = facts.token.to_json(facts.names)
+    if facts.group is None:
+        return Finding(
+            "group.sync-account-member",
+            Status.FAIL,
+            title,
+            f"{group} does not exist, so {account} cannot be a member of it.",
+            object=facts.sync_account.dn,
+            details={"token": token_json},
+            remedy=f"Create {group} first (see group.exists), then add {account} to it.",
+        )
+    if facts.group.sid in facts.token.sids:
+        path = _membership_path(facts)
+        how = "directly" if len(path) == 2 else "through nested group membership"
+        return Finding(
+            "group.sync-account-member",
+            Status.PASS,
+            title,
+            f"{account} is a member of {group} {how} (its tokenGroups contain {facts.group.sid}).",
+            object=facts.sync_account.dn,
+            details={"path": path, "token": token_json},
+        )
+    return Finding(
+        "group.sync-account-member",
+        Status.FAIL,
+        title,
+        f"{account}'s tokenGroups do not contain {group} ({facts.group.sid}): it is not a member, "
+        "directly or through nesting.",
+        object=facts.sync_account.dn,
+        details={"token": token_json},
+        remedy=f"Add {facts.sync_account.dn} to {facts.group.dn} (KB 2406830 step 2.1).",
+    )
+
+
+def check_schema(facts: Facts) -> list[Finding]:
+    findings = []
+    for attr in facts.attributes:
+        fid = f"schema.{attr.name}"
+        note = f" {attr.note}." if attr.note else ""
+        if attr.schema is None:
+            findings.append(
+                Finding(
+                    fid,
+                    Status.FAIL,
+                    f"Schema defines {attr.name}",
+                    f"The forest schema has no attribute {attr.name}, so nothing can write it back.{note}",
+                    details={"requested": attr.requested},
+                    remedy="Extend the schema with the Exchange version your hybrid deployment requires (setup /PrepareSchema).",
+                )
+            )
+            continue
+        pset = attr.schema.property_set
+        findings.append(
+            Finding(
+                fid,
+                Status.PASS,
+                f"Schema defines {attr.name}",
+                f"{attr.name} is in the schema (schemaIDGUID {attr.schema.schema_id}).{note}",
+                details={
+                    "requested": attr.requested,
+                    "schemaIDGUID": str(attr.schema.schema_id),
+                    "attributeSecurityGUID": str(pset) if pset else None,
+                    "property_set": property_set_name(pset),
+                },
+            )
+        )
+    return findings
+
+
+def _descriptor(facts: Facts) -> tuple[SecurityDescriptor | None, Finding | None]:
+    target = facts.target
+    assert target is not None
+    if target.descriptor is None:
+        return None, Finding(
+            "object.inheritance",
+            Status.ERROR,
+            "The object's security descriptor is readable",
+            f"nTSecurityDescriptor of {target.dn} came back empty: the bound account may not read it.",
+            object=target.dn,
+            remedy="Bind as an account with Read Permissions on the object.",
+        )
+    try:
+        return SecurityDescriptor.from_bytes(target.descriptor), None
+    except DescriptorError as error:
+        return None, Finding(
+            "object.inheritance",
+            Status.ERROR,
+            "The object's security descriptor is readable",
+            f"nTSecurityDescriptor of {target.dn} is malformed: {error}",
+            object=target.dn,
+        )
+
+
+def check_inheritance(facts: Facts, sd: SecurityDescriptor) -> Finding:
+    dn = facts.target.dn if facts.target else None
+    title = "The object inherits permissions from its parent"
+    if sd.dacl_protected:
+        inherited = sum(1 for ace in sd.dacl or () if ace.is_inherited)
+        return Finding(
+            "object.inheritance",
+            Status.FAIL,
+            title,
+            f"Inheritance is disabled on {dn} (DACL protected); {inherited} inherited ACEs remain, so grants "
+            "made on the OU do not reach it.",
+            object=dn,
+            details={"dacl_protected": True, "inherited_aces": inherited, "kb_note": KB_NOTE},
+            remedy="Enable inheritance (ADUC → Security → Advanced → Enable inheritance), "
+            "or let `richcoex fix` plan it.",
+        )
+    return Finding(
+        "object.inheritance",
+        Status.PASS,
+        title,
+        f"{dn} inherits permissions from its parent.",
+        object=dn,
+        details={"dacl_protected": False},
+    )
+
+
+def check_adminsdholder(facts: Facts) -> Finding:
+    target = facts.target
+    assert target is not None
+    title = "The object is not protected by AdminSDHolder"
+    if target.admin_count == 1:
+        return Finding(
+            "object.adminsdholder",
+            Status.WARN,
+            title,
+            f"{target.dn} has adminCount=1: SDProp re-stamps its ACL from AdminSDHolder every 60 minutes, so an ACE "
+            "added on the object itself is removed within the hour.",
+            object=target.dn,
+            details={"adminCount": 1},
+            remedy="Grant on CN=AdminSDHolder,CN=System (affects every protected account), or take the account out "
+            "of the protected groups and clear adminCount, then re-enable inheritance.",
+        )
+    return Finding(
+        "object.adminsdholder",
+        Status.PASS,
+        title,
+        f"{target.dn} is not an AdminSDHolder-protected account.",
+        object=target.dn,
+        details={"adminCount": target.admin_count},
+    )
+
+
+def describe_decision(decision: Decision, names: dict[str, str]) -> dict[str, object] | None:
+    """The deciding ACE as evidence: index, type, trustee, mask (words), object type, SDDL."""
+    ace = decision.ace
+    if ace is None or decision.ace_index is None:
+        return None
+    object_type = str(ace.object_type) if ace.object_type else None
+    return {
+        "index": decision.ace_index,
+        "type": SDDL_ACE_TYPES.get(ace.type, hex(ace.type)),
+        "trustee_sid": str(ace.sid),
+        "trustee": names.get(str(ace.sid)) or decision.trustee,
+        "mask": f"0x{ace.mask:08x}",
+        "rights": rights_in_words(ace.mask),
+        "object_type": object_type,
+        "object_type_name": names.get(object_type or ""),
+        "inherited": ace.is_inherited,
+        "matched_by": decision.via,
+        "sddl": ace_to_sddl(ace),
+    }
+
+
+def failure_cause(decision: Decision, sd: SecurityDescriptor, admin_count: int | None) -> str:
+    """Why a write is refused, in the words the scan summary groups by."""
+    if decision.ace is not None and not decision.allowed:
+        return "deny"
+    if admin_count == 1:
+        return "adminsdholder"
+    if sd.dacl_protected:
+        return "inheritance-off"
+    return "no-grant"
+
+
+def _attribute_refs(facts: Facts) -> list[AttributeRef]:
+    return [
+        AttributeRef(a.name, a.schema.schema_id, a.schema.property_set)
+        for a in facts.attributes
+        if a.schema is not None
+    ]
+
+
+def _guid_names(facts: Facts) -> dict[str, str]:
+    names = {str(a.schema.schema_id): a.name for a in facts.attributes if a.schema}
+    names.update(
+        {
+            str(a.schema.property_set): property_set_name(a.schema.property_set) or str(a.schema.property_set)
+            for a in facts.attributes
+            if a.schema and a.schema.property_set
+        }
+    )
+    names.update({str(guid): name for name, guid in CLASSES.items()})
+    return names
+
+
+def check_acl_writes(facts: Facts, sd: SecurityDescriptor) -> list[Finding]:
+    target = facts.target
+    assert target is not None
+    names = {**facts.names, **_guid_names(facts)}
+    account = facts.request.sync_account
+    findings = []
+    decisions: dict[str, Decision] = {}
+    if facts.token is not None:
+        decisions = evaluate_all(
+            sd, facts.token.sids, _attribute_refs(facts), facts.target_class_guids, object_sid=target.sid, names=names
+        )
+    for attr in facts.attributes:
+        fid, title = f"acl.write.{attr.name}", f"{account} may write {attr.name}"
+        if attr.schema is None:
+            findings.append(
+                Finding(
+                    fid,
+                    Status.SKIP,
+                    title,
+                    f"{attr.name} is not in the schema (see schema.{attr.name}).",
+                    object=target.dn,
+                )
+            )
+            continue
+        if facts.token is None:
+            findings.append(
+                Finding(fid, Status.SKIP, title, f"The sync account {account} was not found.", object=target.dn)
+            )
+            continue
+        decision = decisions[attr.name]
+        details = {
+            "allowed": decision.allowed,
+            "deciding_ace": describe_decision(decision, names),
+            "reason": decision.reason,
+        }
+        if decision.allowed:
+            findings.append(
+                Finding(
+                    fid,
+                    Status.PASS,
+                    title,
+                    decision.reason[:1].upper() + decision.reason[1:] + ".",
+                    object=target.dn,
+                    details=details,
+                )
+            )
+            continue
+        cause = failure_cause(decision, sd, target.admin_count)
+        details["cause"] = cause
+        remedy = {
+            "deny": f"Remove the explicit Deny (ACE {decision.ace_index}) or grant above it; "
+            "`richcoex fix` reports it and removes it only when asked by name.",
+            "adminsdholder": "The object is AdminSDHolder-protected: change AdminSDHolder or the account's "
+            "protected-group membership, not the object (see object.adminsdholder).",
+            "inheritance-off": "Enable inheritance on the object so the OU's grant reaches it (see object.inheritance).",
+            "no-grant": f"Grant {facts.request.group} Allow Write {attr.name} on the object or, inheritable, on its OU "
+            f"(KB 2406830 step 2.4); `richcoex fix --user {facts.request.user}` plans the least-privilege ACE.",
+        }[cause]
+        findings.append(
+            Finding(
+                fid,
+                Status.FAIL,
+                title,
+                f"Write-back of {attr.name} fails with 8344 (insufficientAccessRights): {decision.reason}.",
+                object=target.dn,
+                details=details,
+                remedy=remedy,
+            )
+        )
+    return findings
+
+
+def evaluate(facts: Facts) -> list[Finding]:
+    """Every check, in the order a runbook meets them."""
+    findings = [check_group_exists(facts), check_group_membership(facts), *check_schema(facts)]
+    if facts.target is None:
+        return findings
+    sd, problem = _descriptor(facts)
+    if sd is None:
+        assert problem is not None
+        return [*findings, problem]
+    findings += [check_inheritance(facts, sd), check_adminsdholder(facts), *check_acl_writes(facts, sd)]
+    return findings
+
+
+def run_checks(directory: Directory, request: CheckRequest) -> tuple[Facts, list[Finding]]:
+    """Gather and evaluate. DirectoryError propagates: it means the run could not happen."""
+    facts = gather(directory, request)
+    return facts, evaluate(facts)
+
+
+__all__ = ["CheckRequest", "DirectoryError", "Facts", "Token", "evaluate", "gather", "run_checks"]

@@ -1,0 +1,278 @@
+"""The same read interface over a JSON snapshot, and the recorder that captures one.
+
+A snapshot holds exactly what the checks read — because it is recorded by wrapping a live
+`Directory` while the checks run (`RecordingDirectory`) — so every runbook gives the
+same verdicts offline as it gave live. A customer runs `richcoex collect`; a support
+engineer runs the runbooks on the file. It holds no secret: descriptors, SIDs, names.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import uuid
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..security import Sid
+from .base import AttributeState, Directory, DirectoryObject, DomainFacts, GroupFacts, SchemaAttribute
+from .errors import AmbiguousError, DirectoryError, NotFoundError
+
+SNAPSHOT_SCHEMA = "richcoex.snapshot/1"
+
+
+class SnapshotError(DirectoryError):
+    """The snapshot file is missing, not JSON, or not a richcoex snapshot."""
+
+
+def builtin_lab_path() -> Path:
+    return Path(str(resources.files("richcoex_kit").joinpath("lab/lab-snapshot.json")))
+
+
+def _object_to_json(obj: DirectoryObject) -> dict[str, Any]:
+    return {
+        "dn": obj.dn,
+        "guid": str(obj.guid),
+        "sid": str(obj.sid) if obj.sid else None,
+        "object_classes": list(obj.object_classes),
+        "sam_account_name": obj.sam_account_name,
+        "admin_count": obj.admin_count,
+        "descriptor": base64.b64encode(obj.descriptor).decode() if obj.descriptor else None,
+    }
+
+
+def _object_from_json(data: dict[str, Any]) -> DirectoryObject:
+    return DirectoryObject(
+        dn=data["dn"],
+        guid=uuid.UUID(data["guid"]),
+        sid=Sid.parse(data["sid"]) if data.get("sid") else None,
+        object_classes=tuple(data["object_classes"]),
+        sam_account_name=data.get("sam_account_name"),
+        admin_count=data.get("admin_count"),
+        descriptor=base64.b64decode(data["descriptor"]) if data.get("descriptor") else None,
+    )
+
+
+class RecordingDirectory(Directory):
+    """Wraps a live directory and records every answer, to be saved as a snapshot."""
+
+    def __init__(self, inner: Directory) -> None:
+        self.inner = inner
+        self.kind = inner.kind
+        self.data: dict[str, Any] = {
+            "schema": SNAPSHOT_SCHEMA,
+            "kit_version": __version__,
+            "captured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "source": inner.target(),
+            "domain": None,
+            "objects": {},
+            "identities": {},
+            "groups": {},
+            "token_groups": {},
+            "builtin": None,
+            "sync_accounts": None,
+            "schema_attributes": {},
+            "classes": {},
+            "names": {},
+            "attribute_states": {},
+        }
+
+    def _keep(self, obj: DirectoryObject) -> DirectoryObject:
+        self.data["objects"][obj.dn.lower()] = _object_to_json(obj)
+        return obj
+
+    def target(self) -> dict[str, str]:
+        return self.inner.target()
+
+    def domain(self) -> DomainFacts:
+        facts = self.inner.domain()
+        self.data["domain"] = {**facts.__dict__, "domain_sid": str(facts.domain_sid)}
+        return facts
+
+    def find_object(self, identity: str) -> DirectoryObject:
+        obj = self._keep(self.inner.find_object(identity))
+        self.data["identities"][identity.strip().lower()] = obj.dn.lower()
+        return obj
+
+    def find_group(self, name: str) -> GroupFacts | None:
+        group = self.inner.find_group(name)
+        self.data["groups"][name.lower()] = (
+            None
+            if group is None
+            else {
+                "dn": group.dn,
+                "sid": str(group.sid),
+                "name": group.name,
+                "members": [[dn, str(sid) if sid else None] for dn, sid in group.members],
+            }
+        )
+        return group
+
+    def token_groups(self, obj: DirectoryObject) -> tuple[Sid, ...]:
+        sids = self.inner.token_groups(obj)
+        self.data["token_groups"][obj.dn.lower()] = [str(s) for s in sids]
+        return sids
+
+    def builtin_memberships(self) -> dict[Sid, tuple[Sid, ...]]:
+        result = self.inner.builtin_memberships()
+        self.data["builtin"] = {str(k): [str(s) for s in v] for k, v in result.items()}
+        return result
+
+    def find_sync_accounts(self) -> list[DirectoryObject]:
+        found = [self._keep(obj) for obj in self.inner.find_sync_accounts()]
+        self.data["sync_accounts"] = [obj.dn.lower() for obj in found]
+        return found
+
+    def schema_attribute(self, name: str) -> SchemaAttribute | None:
+        attr = self.inner.schema_attribute(name)
+        self.data["schema_attributes"][name.lower()] = (
+            None
+            if attr is None
+            else {
+                "name": attr.name,
+                "schema_id": str(attr.schema_id),
+                "property_set": str(attr.property_set) if attr.property_set else None,
+            }
+        )
+        return attr
+
+    def class_guids(self, names: tuple[str, ...]) -> tuple[uuid.UUID, ...]:
+        guids = self.inner.class_guids(names)
+        for name in names:
+            found = self.inner.class_guids((name,))
+            if found:
+                self.data["classes"][name.lower()] = str(found[0])
+        return guids
+
+    def names(self, sids: set[Sid]) -> dict[str, str]:
+        result = self.inner.names(sids)
+        self.data["names"].update(result)
+        return result
+
+    def attribute_states(self, obj: DirectoryObject, names: tuple[str, ...]) -> tuple[AttributeState, ...]:
+        states = self.inner.attribute_states(obj, names)
+        self.data["attribute_states"][obj.dn.lower()] = [s.__dict__ | {"values": list(s.values)} for s in states]
+        return states
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.data, indent=1, sort_keys=True) + "\n")
+        return path
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class SnapshotDirectory(Directory):
+    """Answers the checks' questions from a snapshot file, offline."""
+
+    def __init__(self, data: dict[str, Any], origin: str, kind: str = "snapshot") -> None:
+        self.data = data
+        self.origin = origin
+        self.kind = kind
+
+    @classmethod
+    def load(cls, path: str | Path, kind: str = "snapshot") -> SnapshotDirectory:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise SnapshotError(f"snapshot {str(path)!r} does not exist") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise SnapshotError(f"snapshot {str(path)!r} is not readable JSON: {error}") from None
+        if not isinstance(data, dict) or data.get("schema") != SNAPSHOT_SCHEMA:
+            raise SnapshotError(f"{str(path)!r} is not a richcoex snapshot (expected schema {SNAPSHOT_SCHEMA})")
+        return cls(data, str(path), kind)
+
+    def target(self) -> dict[str, str]:
+        source = self.data.get("source") or {}
+        return {
+            "kind": self.kind,
+            "server": f"{source.get('server', '?')} (captured {self.data.get('captured_at')})",
+            "snapshot": self.origin,
+        }
+
+    def domain(self) -> DomainFacts:
+        facts = dict(self.data["domain"])
+        facts["domain_sid"] = Sid.parse(facts["domain_sid"])
+        return DomainFacts(**facts)
+
+    def _objects(self) -> dict[str, dict[str, Any]]:
+        return self.data["objects"]
+
+    def find_object(self, identity: str) -> DirectoryObject:
+        key = identity.strip().lower()
+        objects = self._objects()
+        dn = self.data["identities"].get(key)
+        if dn is None:
+            key_guid = key.strip("{}")
+            matches = [
+                d
+                for d, o in objects.items()
+                if key in (d, (o.get("sam_account_name") or "").lower()) or o["guid"] == key_guid
+            ]
+            if len(matches) > 1:
+                raise AmbiguousError(f"{identity!r} is ambiguous in snapshot {self.origin}: {'; '.join(matches)}")
+            dn = matches[0] if matches else None
+        if dn is None or dn not in objects:
+            raise NotFoundError(
+                f"no object matches {identity!r} in snapshot {self.origin} "
+                f"(it holds {len(objects)} objects; capture it with `richcoex collect --user {identity}`)"
+            )
+        return _object_from_json(objects[dn])
+
+    def find_group(self, name: str) -> GroupFacts | None:
+        groups = self.data["groups"]
+        if name.lower() not in groups:
+            raise NotFoundError(f"snapshot {self.origin} was not captured with --group {name}")
+        group = groups[name.lower()]
+        if group is None:
+            return None
+        members = tuple((dn, Sid.parse(sid) if sid else None) for dn, sid in group["members"])
+        return GroupFacts(group["dn"], Sid.parse(group["sid"]), group["name"], members)
+
+    def token_groups(self, obj: DirectoryObject) -> tuple[Sid, ...]:
+        sids = self.data["token_groups"].get(obj.dn.lower())
+        if sids is None:
+            raise NotFoundError(f"snapshot {self.origin} holds no tokenGroups for {obj.dn}")
+        return tuple(Sid.parse(s) for s in sids)
+
+    def builtin_memberships(self) -> dict[Sid, tuple[Sid, ...]]:
+        builtin = self.data.get("builtin") or {}
+        return {Sid.parse(k): tuple(Sid.parse(s) for s in v) for k, v in builtin.items()}
+
+    def find_sync_accounts(self) -> list[DirectoryObject]:
+        listed = self.data.get("sync_accounts")
+        if listed is None:
+            raise NotFoundError(f"snapshot {self.origin} was not captured with --sync-account auto")
+        return [_object_from_json(self._objects()[dn]) for dn in listed]
+
+    def schema_attribute(self, name: str) -> SchemaAttribute | None:
+        known = self.data["schema_attributes"]
+        if name.lower() not in known:
+            raise NotFoundError(f"snapshot {self.origin} was not captured with attribute {name}")
+        attr = known[name.lower()]
+        if attr is None:
+            return None
+        pset = attr.get("property_set")
+        return SchemaAttribute(attr["name"], uuid.UUID(attr["schema_id"]), uuid.UUID(pset) if pset else None)
+
+    def class_guids(self, names: tuple[str, ...]) -> tuple[uuid.UUID, ...]:
+        classes = self.data["classes"]
+        return tuple(uuid.UUID(classes[n.lower()]) for n in names if n.lower() in classes)
+
+    def names(self, sids: set[Sid]) -> dict[str, str]:
+        known = self.data["names"]
+        return {str(s): known[str(s)] for s in sids if str(s) in known}
+
+    def attribute_states(self, obj: DirectoryObject, names: tuple[str, ...]) -> tuple[AttributeState, ...]:
+        states = self.data.get("attribute_states", {}).get(obj.dn.lower())
+        if states is None:
+            raise NotFoundError(f"snapshot {self.origin} holds no attribute values for {obj.dn}")
+        wanted = {n.lower() for n in names}
+        return tuple(
+            AttributeState(**{**s, "values": tuple(s["values"])}) for s in states if s["name"].lower() in wanted
+        )

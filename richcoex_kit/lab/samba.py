@@ -1,0 +1,225 @@
+"""A disposable, real Samba AD domain controller under one folder.
+
+Recipe verified in `../shared/samba-lab.md`. Everything the DC writes stays under its
+folder; it listens on 127.0.0.1 only; `stop()` ends only the process session it started
+(recorded PID), so tests leave no process or port behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REALM = "LAB.EXAMPLE.TEST"
+NETBIOS_DOMAIN = "LAB"
+BASE_DN = "DC=lab,DC=example,DC=test"
+TLS_NAME = "DC1.lab.example.test"
+HOST = "127.0.0.1"
+PORTS = (389, 636, 3268, 3269)
+
+
+class LabError(RuntimeError):
+    """The lab could not be provisioned, started or stopped; the message says why."""
+
+
+@dataclass(frozen=True)
+class LabInfo:
+    """How to reach a running lab. The password lives in `credentials_file` (mode 0600)."""
+
+    root: str
+    pid: int
+    host: str
+    port: int
+    ca_file: str
+    tls_name: str
+    base_dn: str
+    admin: str
+    credentials_file: str
+    domain_sid: str = ""
+
+    def password(self, account: str = "Administrator") -> str:
+        return json.loads(Path(self.credentials_file).read_text())[account]
+
+
+def default_root() -> Path:
+    """Where `richcoex lab up` keeps its DC: $RICHCOEX_LAB_DIR or ~/.cache/richcoex/lab."""
+    return Path(os.environ.get("RICHCOEX_LAB_DIR") or Path.home() / ".cache" / "richcoex" / "lab")
+
+
+def _port_open(port: int, host: str = HOST) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return True
+    return state != "Z"
+
+
+def generate_password() -> str:
+    """A password Samba's complexity rules accept; never printed, only kept in the 0600 file."""
+    return "Rc-" + secrets.token_urlsafe(18) + "-9a"
+
+
+class SambaLab:
+    """Provision, start, inspect and stop one lab DC rooted at `root`."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root) if root else default_root()
+        self.state_file = self.root / "lab.json"
+        self.credentials_file = self.root / "credentials.json"
+
+    # -- state -----------------------------------------------------------------------
+    def info(self) -> LabInfo | None:
+        """The running lab's connection facts, or None when it is not running."""
+        if not self.state_file.exists():
+            return None
+        data = json.loads(self.state_file.read_text())
+        info = LabInfo(**data)
+        return info if _pid_alive(info.pid) and _port_open(info.port) else None
+
+    def credentials(self) -> dict[str, str]:
+        return json.loads(self.credentials_file.read_text())
+
+    def save_credentials(self, **accounts: str) -> None:
+        data = self.credentials() if self.credentials_file.exists() else {}
+        data.update(accounts)
+        self.credentials_file.touch(mode=0o600)
+        self.credentials_file.write_text(json.dumps(data))
+
+    # -- life cycle ------------------------------------------------------------------
+    def provision(self) -> None:
+        """Provision a fresh domain into `root` (whatever was there is removed)."""
+        for tool in ("samba", "samba-tool"):
+            if not shutil.which(tool):
+                raise LabError(f"{tool} is not installed: apt-get install samba samba-ad-dc samba-ad-provision")
+        if self.root.exists():
+            shutil.rmtree(self.root)
+        (self.root / "log").mkdir(parents=True)
+        (self.root / "run").mkdir()
+        password = generate_password()
+        root = str(self.root)
+        options = {
+            "interfaces": "127.0.0.1",
+            "bind interfaces only": "yes",
+            "server services": "ldap",
+            "pid directory": f"{root}/run",
+            "ncalrpc dir": f"{root}/run/ncalrpc",
+            "winbindd socket directory": f"{root}/run/winbindd",
+            "ntp signd socket directory": f"{root}/run/ntp_signd",
+            "log file": f"{root}/log/log.%m",
+            "dsdb:schema update allowed": "yes",
+        }
+        command = [
+            "samba-tool",
+            "domain",
+            "provision",
+            f"--targetdir={root}",
+            f"--realm={REALM}",
+            f"--domain={NETBIOS_DOMAIN}",
+            "--server-role=dc",
+            "--dns-backend=NONE",
+            "--host-name=dc1",
+            f"--adminpass={password}",
+        ] + [f"--option={key}={value}" for key, value in options.items()]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            tail = (result.stderr or result.stdout).strip().splitlines()[-1:]
+            raise LabError(f"samba-tool domain provision failed: {' '.join(tail).replace(password, '***')}")
+        self.save_credentials(Administrator=password)
+        # Let `--tls none` work against the lab (plain LDAP simple bind on 127.0.0.1); the
+        # provisioner drops this option, so it goes into [global] here.
+        conf = self.root / "etc" / "smb.conf"
+        conf.write_text(conf.read_text().replace("[global]\n", "[global]\n\tldap server require strong auth = no\n", 1))
+
+    def start(self, timeout: float = 30.0) -> LabInfo:
+        """Start the provisioned DC and wait until LDAPS answers."""
+        busy = [port for port in PORTS if _port_open(port)]
+        if busy:
+            raise LabError(f"port(s) {busy} on {HOST} are taken: another DC or lab is running (richcoex lab down)")
+        log = open(self.root / "log" / "stdout.log", "ab")  # noqa: SIM115 - the DC keeps writing to it
+        process = subprocess.Popen(
+            [
+                "samba",
+                "-F",
+                "--no-process-group",
+                "-M",
+                "single",
+                "-s",
+                str(self.root / "etc" / "smb.conf"),
+                "--debug-stdout",
+                "--maximum-runtime=10800",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while not _port_open(636):
+            if process.poll() is not None or time.monotonic() > deadline:
+                self._kill_session(process.pid)
+                raise LabError(f"the lab DC did not start listening on 636; see {self.root / 'log'}")
+            time.sleep(0.1)
+        info = LabInfo(
+            root=str(self.root),
+            pid=process.pid,
+            host=HOST,
+            port=636,
+            ca_file=str(self.root / "private" / "tls" / "ca.pem"),
+            tls_name=TLS_NAME,
+            base_dn=BASE_DN,
+            admin=f"{NETBIOS_DOMAIN}\\Administrator",
+            credentials_file=str(self.credentials_file),
+        )
+        self.state_file.write_text(json.dumps(asdict(info)))
+        return info
+
+    def record(self, info: LabInfo) -> None:
+        self.state_file.write_text(json.dumps(asdict(info)))
+
+    @staticmethod
+    def _kill_session(pid: int) -> None:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 5
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+    def stop(self, remove: bool = True) -> bool:
+        """Stop the lab's own process session; True when something was running."""
+        was_running = False
+        if self.state_file.exists():
+            pid = json.loads(self.state_file.read_text())["pid"]
+            was_running = _pid_alive(pid)
+            self._kill_session(pid)
+            deadline = time.monotonic() + 5
+            while _port_open(636) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        if remove and self.root.exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+        return was_running
