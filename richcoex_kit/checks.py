@@ -409,7 +409,7 @@ def failure_cause(decision: Decision, sd: SecurityDescriptor, admin_count: int |
     return "no-grant"
 
 
-def _attribute_refs(facts: Facts) -> list[AttributeRef]:
+def attribute_refs(facts: Facts) -> list[AttributeRef]:
     return [
         AttributeRef(a.name, a.schema.schema_id, a.schema.property_set)
         for a in facts.attributes
@@ -417,7 +417,7 @@ def _attribute_refs(facts: Facts) -> list[AttributeRef]:
     ]
 
 
-def _guid_names(facts: Facts) -> dict[str, str]:
+def guid_names(facts: Facts) -> dict[str, str]:
     names = {str(a.schema.schema_id): a.name for a in facts.attributes if a.schema}
     names.update(
         {
@@ -430,17 +430,33 @@ def _guid_names(facts: Facts) -> dict[str, str]:
     return names
 
 
+def display_names(facts: Facts) -> dict[str, str]:
+    """SID and GUID strings → names, for reasons, evidence and the ACL viewer."""
+    return {**facts.names, **guid_names(facts)}
+
+
+def decisions_for(facts: Facts, sd: SecurityDescriptor) -> dict[str, Decision]:
+    """The per-attribute WriteProperty decisions for the sync account's token (empty
+    when the account was not found). The ACL check and the ACL viewer both use these."""
+    if facts.token is None or facts.target is None:
+        return {}
+    return evaluate_all(
+        sd,
+        facts.token.sids,
+        attribute_refs(facts),
+        facts.target_class_guids,
+        object_sid=facts.target.sid,
+        names=display_names(facts),
+    )
+
+
 def check_acl_writes(facts: Facts, sd: SecurityDescriptor) -> list[Finding]:
     target = facts.target
     assert target is not None
-    names = {**facts.names, **_guid_names(facts)}
+    names = display_names(facts)
     account = facts.request.sync_account
     findings = []
-    decisions: dict[str, Decision] = {}
-    if facts.token is not None:
-        decisions = evaluate_all(
-            sd, facts.token.sids, _attribute_refs(facts), facts.target_class_guids, object_sid=target.sid, names=names
-        )
+    decisions = decisions_for(facts, sd)
     for attr in facts.attributes:
         fid, title = f"acl.write.{attr.name}", f"{account} may write {attr.name}"
         if attr.schema is None:

@@ -23,9 +23,10 @@ from .lab.samba import LabError
 from .schema import UnknownAttributeError
 from .security import DescriptorError
 from .settings import SettingsError
-from .targets import Target
+from .syncserver import SyncState, collector_script, sync_findings
+from .targets import Target, default_scan_base
 
-EXPECTED_ERRORS = (DirectoryError, SettingsError, DescriptorError, LabError, UnknownAttributeError)
+EXPECTED_ERRORS = (DirectoryError, SettingsError, DescriptorError, LabError, UnknownAttributeError, FileNotFoundError)
 
 
 def fail(message: str, code: int = EXIT_COULD_NOT_RUN) -> None:
@@ -146,23 +147,235 @@ def main() -> None:
 @target_options
 @check_options
 @click.option("--user", "user", required=True, help="The affected object: sAMAccountName, UPN, DN or objectGUID.")
+@click.option(
+    "--sync-state",
+    type=click.Path(dir_okay=False),
+    help="The sync server's state (JSON from `richcoex collect-sync --print-script`): adds the sync.* checks.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Emit the richcoex.findings/1 document on stdout.")
 @guarded
-def check(user: str, sync_account: str, group: str, attributes: str, as_json: bool, **kw: Any) -> None:
-    """Run every KB 2406830 check for one object: group, membership, schema, inheritance,
-    AdminSDHolder, and effective WriteProperty on each write-back attribute.
+def check(
+    user: str, sync_account: str, group: str, attributes: str, sync_state: str | None, as_json: bool, **kw: Any
+) -> None:
+    """Run every KB 2406830 check for one object: (with --sync-state) write-back enabled,
+    cycle idle, export errors; group, membership, schema, inheritance, AdminSDHolder, and
+    effective WriteProperty on each write-back attribute.
 
     Verdicts name the ACE that decided them. Read-only: nothing is written.
     """
     target = make_target(kw)
+    state = SyncState.load(sync_state) if sync_state else None
+    sync_account = account_from_state(sync_account, state)
     with target.open() as directory:
         facts, findings = run_checks(directory, CheckRequest(user, sync_account, group, attributes))
+        if state is not None:
+            findings = sync_findings(state) + findings
         doc = document(findings, directory.target(), __version__, context=context_of(facts))
     if as_json:
         click.echo(json.dumps(doc, indent=2))
     else:
         print_table(findings)
     sys.exit(exit_code(findings))
+
+
+def account_from_state(sync_account: str, state: SyncState | None) -> str:
+    """`--sync-account auto` with a sync state: the AD connector's account, when single."""
+    if sync_account.lower() != "auto" or state is None:
+        return sync_account
+    accounts = state.sync_accounts()
+    if len(accounts) == 1:
+        return accounts[0].split("\\")[-1]
+    return sync_account
+
+
+@main.command()
+@target_options
+@check_options
+@click.option("--user", "users", multiple=True, help="An affected object (repeat): 00, 03 and 04 run once per object.")
+@click.option("--steps", help="Which runbooks, by number prefix: e.g. 00,03 (default: all).")
+@click.option(
+    "--output",
+    default="evidence",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the evidence bundle folder is created.",
+)
+@click.option(
+    "--sync-state",
+    type=click.Path(dir_okay=False, exists=True),
+    help="The sync server's JSON (collect-sync): feeds 01, and 03 checks exactly its failed objects.",
+)
+@click.option(
+    "-p",
+    "--parameter",
+    "parameters",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Another runbook parameter (see `papermill --help-notebook runbooks/NN-….ipynb`). Never a secret.",
+)
+@click.option("--timeout", default=600, show_default=True, help="Seconds a single cell may run.")
+@guarded
+def run(
+    users: tuple[str, ...],
+    steps: str | None,
+    output: str,
+    sync_state: str | None,
+    parameters: tuple[str, ...],
+    timeout: int,
+    sync_account: str,
+    group: str,
+    attributes: str,
+    **kw: Any,
+) -> None:
+    """Execute the runbooks headless with papermill and write an evidence bundle:
+    executed notebooks, their HTML pages, summary.json and MANIFEST.sha256.
+
+    \b
+    Exit code: 0 nothing failed, 1 a check FAILed, 2 usage error,
+    3 a runbook could not run (its one-line reason is printed and kept in summary.json).
+    """
+    from pathlib import Path
+
+    from .runner import RunRequest, UsageError
+    from .runner import run as execute
+
+    extra = {}
+    for item in parameters:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.UsageError(f"-p {item!r}: expected NAME=VALUE")
+        extra[name.strip()] = value
+    target = make_target(kw)
+    if not target.server and not target.snapshot:
+        click.echo("richcoex: no --server or --snapshot given: using the built-in lab snapshot (--lab)", err=True)
+    request = RunRequest(target=target, users=list(users), steps=[s for s in (steps or "").split(",") if s],
+                         output=Path(output), sync_account=sync_account, group=group, attributes=attributes,
+                         sync_state=sync_state, extra=extra, timeout=timeout)  # fmt: skip
+    try:
+        code, folder = execute(request)
+    except UsageError as error:
+        raise click.UsageError(str(error)) from None
+    summary = json.loads((folder / "summary.json").read_text())
+    counts: dict[str, int] = {}
+    for finding in summary["findings"]:
+        counts[finding["status"]] = counts.get(finding["status"], 0) + 1
+    click.echo(f"evidence: {folder}")
+    click.echo("findings: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+    for failed in (r for r in summary["runs"] if r["status"] != "ran"):
+        click.echo(f"richcoex: error: {failed['file']} could not run: {failed['error']}", err=True)
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("before", type=click.Path(file_okay=False, exists=True))
+@click.argument("after", type=click.Path(file_okay=False, exists=True))
+@guarded
+def diff(before: str, after: str) -> None:
+    """Compare two evidence bundles finding by finding (before and after a fix).
+
+    Exit code 1 when any finding got worse, else 0.
+    """
+    from .evidence import diff_findings, got_worse, load_summary
+
+    changes = diff_findings(load_summary(before), load_summary(after))
+    if not changes:
+        click.echo("no finding changed")
+    worse = False
+    for fid, obj, old, new in changes:
+        arrow = f"{old or '(absent)'} → {new or '(absent)'}"
+        worse |= got_worse(old, new)
+        colour = "red" if got_worse(old, new) else "green"
+        click.echo(f"{click.style(f'{arrow:<18}', fg=colour)} {fid:<40} {obj.split(',')[0]}")
+    sys.exit(1 if worse else 0)
+
+
+@main.command()
+@target_options
+@check_options
+@click.option(
+    "--filter", "ldap_filter", help="LDAP filter of the objects to scan (default: user, inetOrgPerson, group, contact)."
+)
+@click.option("--page-size", default=1000, show_default=True, help="Objects per LDAP page.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per object here (streamed).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write the summary page here.")
+@click.option("--json", "as_json", is_flag=True, help="Emit acl.write.* FAIL findings (richcoex.findings/1) on stdout.")
+@guarded
+def scan(
+    ldap_filter: str | None,
+    page_size: int,
+    csv_path: str | None,
+    html_path: str | None,
+    as_json: bool,
+    sync_account: str,
+    group: str,
+    attributes: str,
+    **kw: Any,
+) -> None:
+    """Scan an OU (--base) or the whole domain: every object whose write-back would fail,
+    with the cause (no grant, deny, inheritance off, AdminSDHolder) and the deciding ACE.
+
+    One paged read of each object's descriptor; each distinct descriptor is evaluated once.
+    Progress on stderr; Ctrl-C or a lost connection keeps what was scanned and exits 3.
+    """
+    import contextlib
+
+    from tqdm.auto import tqdm
+
+    from .scan import findings as scan_findings
+    from .scan import scan as run_scan
+    from .views import html_page, scan_report
+
+    scope = kw.pop("base")  # for a scan, --base is the scope; the account and group are found domain-wide
+    target = make_target({**kw, "base": None})
+    request = CheckRequest(None, sync_account, group, attributes)
+    bar = tqdm(desc="scan", unit="object", file=sys.stderr, mininterval=1.0)
+
+    def progress(scanned: int, failing: int) -> None:
+        bar.update(scanned - bar.n)
+        bar.set_postfix(failing=failing)
+
+    with target.open() as directory, open(csv_path, "w", newline="") if csv_path else contextlib.nullcontext() as out:
+        base = scope or default_scan_base(directory)
+        result = run_scan(directory, request, base, ldap_filter, page_size, out, progress)
+        where = directory.target()
+    bar.close()
+    found = scan_findings(result, request)
+    if html_path:
+        meta = {"target": where.get("server", where["kind"]), "kit": __version__}
+        with open(html_path, "w") as page:
+            page.write(html_page("richcoex scan", scan_report(result, meta)))
+    if as_json:
+        context = {"scope": result.base, "scanned": result.scanned, "failing_objects": len(result.failing),
+                   "distinct_descriptors": result.distinct_descriptors, "incomplete": result.incomplete}  # fmt: skip
+        click.echo(json.dumps(document(found, where, __version__, context=context), indent=2))
+    else:
+        click.echo(f"scanned {result.scanned:,} objects under {result.base} in {result.seconds:.1f}s "
+                   f"({result.rate:,.0f}/s, {result.distinct_descriptors:,} distinct descriptors): "
+                   f"{len(result.failing):,} would fail write-back")  # fmt: skip
+        for cause, count in result.by_cause.most_common():
+            click.echo(f"  {count:>8,}  {cause}")
+    if result.incomplete:
+        fail(f"scan incomplete after {result.scanned:,} objects: {result.incomplete}")
+    sys.exit(1 if result.failing else 0)
+
+
+@main.command("collect-sync")
+@click.option(
+    "--print-script",
+    is_flag=True,
+    required=True,
+    help="Print the read-only PowerShell collector to run on the sync server.",
+)
+def collect_sync(print_script: bool) -> None:
+    """The sync server's side of KB step 1. Copy the script to the DirSync / Azure AD Connect /
+    Entra Connect server, run it as a local administrator, bring back its JSON:
+
+    \b
+      richcoex collect-sync --print-script > Get-RichCoexSyncState.ps1
+      (on the sync server) powershell -ExecutionPolicy Bypass -File Get-RichCoexSyncState.ps1 -Out state.json
+      richcoex check --sync-state state.json --user jdoe …
+    """
+    click.echo(collector_script(), nl=False)
 
 
 def context_of(facts: Any) -> dict[str, Any]:
@@ -176,6 +389,27 @@ def context_of(facts: Any) -> dict[str, Any]:
         "attributes": facts.request.attributes,
         "token": facts.token.to_json(facts.names) if facts.token else [],
     }
+
+
+@main.command()
+@target_options
+@check_options
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The snapshot file to write.")
+@click.option("--user", "users", multiple=True, help="An object to capture (repeat for several).")
+@guarded
+def collect(out: str, users: tuple[str, ...], sync_account: str, group: str, attributes: str, **kw: Any) -> None:
+    """Capture a snapshot: exactly what the runbooks read for the given objects, so a
+    support engineer can run every runbook offline (--snapshot FILE). Holds descriptors,
+    SIDs and names; never a password. Shows progress on stderr.
+    """
+    from pathlib import Path
+
+    from .collect import collect_to_file
+
+    target = make_target(kw)
+    with target.open() as directory:
+        path = collect_to_file(directory, Path(out), list(users), sync_account, group, attributes)
+    click.echo(f"snapshot written: {path} ({len(users)} object(s))")
 
 
 @main.group()
@@ -213,6 +447,30 @@ def lab_down() -> None:
 
     lab = SambaLab()
     click.echo("lab DC stopped and removed" if lab.stop() else "no lab DC was running; folder removed")
+
+
+@lab.command("capture")
+@click.option("--out", type=click.Path(dir_okay=False), help="Where to write (default: the packaged lab snapshot).")
+@guarded
+def lab_capture(out: str | None) -> None:
+    """Regenerate the built-in lab snapshot from a real lab DC (starts one if none runs)."""
+    from pathlib import Path
+
+    from .lab.capture import capture_lab
+    from .lab.samba import SambaLab
+    from .lab.seed import bring_up
+
+    lab = SambaLab()
+    info = lab.info()
+    started = info is None
+    if started:
+        info = bring_up()
+    try:
+        path = capture_lab(info, Path(out) if out else None)
+    finally:
+        if started:
+            lab.stop()
+    click.echo(f"lab snapshot written: {path}")
 
 
 @lab.command("status")

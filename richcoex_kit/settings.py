@@ -78,10 +78,10 @@ class Settings:
         return f"{scheme}://{self.server}:{self.effective_port}{suffix} as {who}"
 
 
-def resolve_password(bind_user: str, env: dict[str, str] | None = None) -> Secret:
-    """Find the bind password: environment, keyring, then a prompt on a terminal."""
+def resolve_password(bind_user: str, env: dict[str, str] | None = None, variable: str = PASSWORD_ENV) -> Secret:
+    """Find the bind password: environment `variable`, keyring, then a terminal prompt."""
     env = os.environ if env is None else env
-    value = env.get(PASSWORD_ENV)
+    value = env.get(variable)
     if value:
         return Secret(value)
     try:
@@ -95,6 +95,6 @@ def resolve_password(bind_user: str, env: dict[str, str] | None = None) -> Secre
     if sys.stdin is not None and sys.stdin.isatty():
         return Secret(getpass.getpass(f"Password for {bind_user}: "))
     raise SettingsError(
-        f"no password for {bind_user}: set {PASSWORD_ENV}, store one with "
+        f"no password for {bind_user}: set {variable}, store one with "
         f"`keyring set {KEYRING_SERVICE} '{bind_user}'`, or run from a terminal to be prompted"
     )

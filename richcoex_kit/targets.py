@@ -57,3 +57,14 @@ class Target:
         if announce:
             print("richcoex: no --server or --snapshot given: using the built-in lab snapshot (--lab)", file=sys.stderr)
         return SnapshotDirectory.load(builtin_lab_path(), kind="lab")
+
+
+def default_scan_base(directory: Directory) -> str:
+    """Where a scan looks when no base is given: the domain — on the built-in lab, the OU
+    that holds the scenarios (its CN=Users holds the lab's own service accounts)."""
+    if directory.kind == "lab":
+        from .lab.samba import BASE_DN
+        from .lab.scenarios import SCENARIO_OU
+
+        return f"OU={SCENARIO_OU},{BASE_DN}"
+    return directory.domain().base_dn

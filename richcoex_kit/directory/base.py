@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..security import Sid
@@ -74,6 +75,16 @@ class AttributeState:
     version: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class ScanRow:
+    """One object of a bulk scan: the least a verdict needs (kept small: millions pass)."""
+
+    dn: str
+    object_classes: tuple[str, ...]
+    admin_count: int | None
+    descriptor: bytes | None
+
+
 class Directory(abc.ABC):
     """Read-only questions the runbooks ask of a directory."""
 
@@ -125,7 +136,14 @@ class Directory(abc.ABC):
     def allowed_attributes_effective(self, obj: DirectoryObject) -> frozenset[str]:
         """What the *bound* account may write on `obj`, as the DC itself says
         (allowedAttributesEffective). Only meaningful live, bound as the sync account."""
-        raise NotImplementedError(f"{self.kind} cannot ask the DC for allowedAttributesEffective")
+        from .errors import DirectoryError
+
+        raise DirectoryError(f"a {self.kind} directory cannot ask the DC for allowedAttributesEffective")
+
+    @abc.abstractmethod
+    def scan_objects(self, base: str, ldap_filter: str, page_size: int) -> Iterator[ScanRow]:
+        """Every object under `base` matching `ldap_filter`, with only what a scan's
+        verdict needs, streamed page by page."""
 
     def close(self) -> None:  # noqa: B027 - a no-op default, overridden by live back ends
         """Release the connection (no-op for offline back ends)."""

@@ -28,6 +28,7 @@ from .base import (
     DirectoryObject,
     DomainFacts,
     GroupFacts,
+    ScanRow,
     SchemaAttribute,
 )
 from .errors import (
@@ -56,6 +57,7 @@ OBJECT_ATTRIBUTES = [
     "adminCount",
     "nTSecurityDescriptor",
 ]
+SCAN_ATTRIBUTES = ["nTSecurityDescriptor", "objectClass", "adminCount", "distinguishedName", "objectGUID"]
 _DN_LIKE = re.compile(r"^\s*[A-Za-z][A-Za-z0-9-]*\s*=.+")
 _EXTENDED_SID = re.compile(r"<SID=([0-9a-fA-F]+)>")
 _INSUFFICIENT_ACCESS = 50
@@ -214,27 +216,33 @@ class LdapDirectory(Directory):
             rows.append(row)
         return rows
 
-    def paged_search(
-        self, base: str, search_filter: str, attributes: list[str], page_size: int = 1000
-    ) -> Iterator[dict[str, Any]]:
-        """Stream a large result page by page (simple paged results, RFC 2696)."""
+    def scan_objects(self, base: str, ldap_filter: str, page_size: int) -> Iterator[ScanRow]:
+        """Simple paged results (RFC 2696) with the SD-flags control, page by page."""
         generator = self.connection.extend.standard.paged_search(
-            base,
-            search_filter,
-            search_scope=ldap3.SUBTREE,
-            attributes=attributes,
+            base, ldap_filter, search_scope=ldap3.SUBTREE, attributes=SCAN_ATTRIBUTES,
             controls=security_descriptor_control(sdflags=SD_FLAGS_OWNER_GROUP_DACL),
-            paged_size=page_size,
-            generator=True,
-        )
+            paged_size=page_size, generator=True,
+        )  # fmt: skip
         while True:
             item = self._guard(next, "paged search", generator, None)
             if item is None:
+                result = self.connection.result or {}
+                if result.get("result") == _INSUFFICIENT_ACCESS:
+                    raise InsufficientRightsError(f"{self.settings.bind_user} may not search {base} on {self._where()}")
+                if result.get("result") not in (0, None):
+                    raise DirectoryError(f"scan of {base} on {self._where()} failed: {result.get('description')}")
                 return
-            if item.get("type") == "searchResEntry":
-                row = dict(item.get("raw_attributes") or {})
-                row["dn"] = item["dn"]
-                yield row
+            if item.get("type") != "searchResEntry":
+                continue
+            raw = item["raw_attributes"]
+            descriptor = raw.get("nTSecurityDescriptor") or ()
+            admin = raw.get("adminCount") or ()
+            yield ScanRow(
+                item["dn"],
+                tuple(value.decode() for value in raw.get("objectClass") or ()),
+                int(admin[0]) if admin else None,
+                bytes(descriptor[0]) if descriptor and descriptor[0] else None,
+            )
 
     def domain(self) -> DomainFacts:
         if self._domain is None:
@@ -248,11 +256,11 @@ class LdapDirectory(Directory):
             if not root:
                 raise DirectoryError(f"{self._where()} returned no rootDSE")
             attrs = root[0]["_attributes"]
-            base = self.settings.base or _first(attrs, "defaultNamingContext")
+            base = _domain_head(self.settings.base) or _first(attrs, "defaultNamingContext")
             config = _first(attrs, "configurationNamingContext")
             head = self.search(base, "(objectClass=*)", ["objectSid"], scope=ldap3.BASE, what="domain read")
             if not head or not head[0].get("objectSid"):
-                raise NotFoundError(f"--base {base!r} is not a domain head on {self._where()}")
+                raise NotFoundError(f"{base!r} (from --base) is not a domain on {self._where()}")
             partitions = self.search(
                 f"CN=Partitions,{config}",
                 f"(&(objectClass=crossRef)(nCName={escape_filter_chars(base)}))",
@@ -296,11 +304,15 @@ class LdapDirectory(Directory):
         )
         return [self._to_object(row) for row in rows]
 
+    def search_base(self) -> str:
+        """Where identities are looked up: --base when given, else the domain."""
+        return self.settings.base or self.domain().base_dn
+
     def find_object(self, identity: str) -> DirectoryObject:
         text = identity.strip()
         if not text:
             raise InvalidInputError("the identity is empty (expected sAMAccountName, UPN, DN or objectGUID)")
-        base = self.domain().base_dn
+        base = self.search_base()
         try:
             guid = uuid.UUID(text.strip("{}"))
         except ValueError:
@@ -489,6 +501,17 @@ def _parse_repl_metadata(values: list[Any]) -> dict[str, tuple[str | None, str |
             int(version) if version and version.isdigit() else None,
         )
     return result
+
+
+def _domain_head(dn: str | None) -> str | None:
+    """The DC=… suffix of a DN (the domain it lies in), or None."""
+    if not dn:
+        return None
+    parts = [part.strip() for part in dn.split(",")]
+    index = len(parts)
+    while index > 0 and parts[index - 1].upper().startswith("DC="):
+        index -= 1
+    return ",".join(parts[index:]) or None
 
 
 def _split_extended_dn(value: str) -> tuple[str, Sid | None]:

@@ -12,13 +12,14 @@ import base64
 import datetime as dt
 import json
 import uuid
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..security import Sid
-from .base import AttributeState, Directory, DirectoryObject, DomainFacts, GroupFacts, SchemaAttribute
+from .base import AttributeState, Directory, DirectoryObject, DomainFacts, GroupFacts, ScanRow, SchemaAttribute
 from .errors import AmbiguousError, DirectoryError, NotFoundError
 
 SNAPSHOT_SCHEMA = "richcoex.snapshot/1"
@@ -78,6 +79,7 @@ class RecordingDirectory(Directory):
             "classes": {},
             "names": {},
             "attribute_states": {},
+            "allowed_effective": {},
         }
 
     def _keep(self, obj: DirectoryObject) -> DirectoryObject:
@@ -152,10 +154,28 @@ class RecordingDirectory(Directory):
         self.data["names"].update(result)
         return result
 
+    def scan_objects(self, base: str, ldap_filter: str, page_size: int) -> Iterator[ScanRow]:
+        for row in self.inner.scan_objects(base, ldap_filter, page_size):
+            self.data["objects"].setdefault(row.dn.lower(), {
+                "dn": row.dn, "guid": str(uuid.UUID(int=0)), "sid": None, "object_classes": list(row.object_classes),
+                "sam_account_name": None, "admin_count": row.admin_count,
+                "descriptor": base64.b64encode(row.descriptor).decode() if row.descriptor else None,
+            })  # fmt: skip
+            yield row
+
     def attribute_states(self, obj: DirectoryObject, names: tuple[str, ...]) -> tuple[AttributeState, ...]:
         states = self.inner.attribute_states(obj, names)
         self.data["attribute_states"][obj.dn.lower()] = [s.__dict__ | {"values": list(s.values)} for s in states]
         return states
+
+    def allowed_attributes_effective(self, obj: DirectoryObject) -> frozenset[str]:
+        allowed = self.inner.allowed_attributes_effective(obj)
+        self.record_allowed(obj, allowed, self.inner.target().get("bind", "?"))
+        return allowed
+
+    def record_allowed(self, obj: DirectoryObject, allowed: frozenset[str], account: str) -> None:
+        """Keep what the DC said the *sync account* may write (asked while bound as it)."""
+        self.data["allowed_effective"][obj.dn.lower()] = {"account": account, "attributes": sorted(allowed)}
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -276,3 +296,23 @@ class SnapshotDirectory(Directory):
         return tuple(
             AttributeState(**{**s, "values": tuple(s["values"])}) for s in states if s["name"].lower() in wanted
         )
+
+    def allowed_attributes_effective(self, obj: DirectoryObject) -> frozenset[str]:
+        recorded = self.data.get("allowed_effective", {}).get(obj.dn.lower())
+        if recorded is None:
+            raise NotFoundError(f"snapshot {self.origin} holds no allowedAttributesEffective for {obj.dn}")
+        return frozenset(recorded["attributes"])
+
+    def scan_objects(self, base: str, ldap_filter: str, page_size: int) -> Iterator[ScanRow]:
+        """The snapshot's objects under `base` (the filter is the live DC's job; offline,
+        the scan keeps objects of the write-back classes)."""
+        suffix = "," + base.lower()
+        for dn, obj in self.data["objects"].items():
+            if dn == base.lower() or dn.endswith(suffix):
+                descriptor = obj.get("descriptor")
+                yield ScanRow(
+                    obj["dn"],
+                    tuple(obj["object_classes"]),
+                    obj.get("admin_count"),
+                    base64.b64decode(descriptor) if descriptor else None,
+                )

@@ -18,6 +18,7 @@ NESTED_SYNC_ACCOUNT = "MSOL_nested"
 NESTING_GROUP = "RC-Nested-Sync"
 OUTSIDER_SYNC_ACCOUNT = "MSOL_notmember"
 ABSENT_GROUP = "MSOL_RichCoex_NeverCreated"
+SCENARIO_OU = "RichCoex"
 OU_WRITEBACK = "Writeback"
 OU_NOGRANT = "NoGrant"
 

@@ -161,7 +161,7 @@ class _Seeder:
         self.add_member(nesting_dn, accounts[sc.NESTED_SYNC_ACCOUNT])
         group_sid = self.sid_of(group_dn)
 
-        container = self.add_ou("RichCoex", self.base)
+        container = self.add_ou(sc.SCENARIO_OU, self.base)
         writeback = self.add_ou(sc.OU_WRITEBACK, container)
         nogrant = self.add_ou(sc.OU_NOGRANT, container)
         inherit_to_users = AceFlag.CONTAINER_INHERIT | AceFlag.INHERIT_ONLY

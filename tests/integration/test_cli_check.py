@@ -176,23 +176,28 @@ def test_unreachable_dc(lab):
 
 class CuttingProxy:
     """Forwards plain LDAP to the DC and drops the connection when the client sends its
-    Nth request — the DC vanishing mid-run, deterministically."""
+    Nth request (or its Nth request carrying `cut_at_marker`, e.g. the paged-results
+    control) — the DC vanishing mid-run, deterministically."""
 
-    def __init__(self, target_port: int, cut_at_request: int) -> None:
+    def __init__(
+        self, target_port: int, cut_at_request: int, cut_at_marker: bytes = b"", marker_count: int = 0
+    ) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.target_port = target_port
         self.cut_at = cut_at_request
+        self.marker, self.marker_count = cut_at_marker, marker_count
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
         client, _ = self.listener.accept()
         server = socket.create_connection(("127.0.0.1", self.target_port))
         threading.Thread(target=self._pipe, args=(server, client), daemon=True).start()
-        requests = 0
+        requests = markers = 0
         while data := client.recv(65536):
             requests += 1
-            if requests >= self.cut_at:
+            markers += bool(self.marker) and self.marker in data
+            if requests >= self.cut_at or (self.marker_count and markers >= self.marker_count):
                 break
             server.sendall(data)
         for sock in (client, server, self.listener):

@@ -1,0 +1,132 @@
+"""The evidence bundle a scheduled run leaves behind, and how to read it back.
+
+evidence/<UTC-timestamp>-<target>/
+    NN-step[--object].ipynb   executed notebooks (widget views replaced by their HTML twins)
+    NN-step[--object].html    the same as a page, a findings summary box at the top
+    summary.json              richcoex.findings/1 + parameters (no secrets), DC, who, when, runs
+    MANIFEST.sha256           sha256sum-compatible list of every file above
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from .findings import Finding, Status
+from .runbook import FINDINGS_MIMETYPE
+from .views import STYLE, summary_header
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+MANIFEST = "MANIFEST.sha256"
+SUMMARY = "summary.json"
+
+
+def strip_widget_views(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Keep each widget's static HTML twin; drop views whose live state a file cannot hold."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET_VIEW in data and "text/html" in data:
+                del data[WIDGET_VIEW]
+    notebook.metadata.pop("widgets", None)
+    return notebook
+
+
+def recorded_documents(notebook: nbformat.NotebookNode) -> list[dict[str, Any]]:
+    """Every findings document a runbook recorded (its last cell's FINDINGS_MIMETYPE output)."""
+    documents = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            document = output.get("data", {}).get(FINDINGS_MIMETYPE)
+            if document:
+                documents.append(dict(document))
+    return documents
+
+
+def failure_reason(notebook: nbformat.NotebookNode) -> str | None:
+    """Why an executed runbook stopped: the kit's one-line error, else the cell's error."""
+    reason = None
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                for line in str(output.get("text", "")).splitlines():
+                    if line.startswith("richcoex: error: "):
+                        reason = line.removeprefix("richcoex: error: ")
+            elif output.get("output_type") == "error":
+                evalue = str(output.get("evalue", "")).splitlines()
+                reason = f"{output.get('ename')}: {evalue[0] if evalue else ''}"
+    return reason
+
+
+def notebook_html(notebook: nbformat.NotebookNode, summary: str, hide_input: bool = True) -> str:
+    """The executed notebook as a page for sharing, with the findings summary on top."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab", exclude_input=hide_input, exclude_input_prompt=True,
+                            exclude_output_prompt=True)  # fmt: skip
+    page, _ = exporter.from_notebook_node(notebook)
+    box = f'{STYLE}<div class="rcx" style="margin:16px 24px 0">{summary}</div>'
+    match = re.search(r"<main[^>]*>|<body[^>]*>", page)
+    return page[: match.end()] + box + page[match.end() :] if match else box + page
+
+
+def page_summary(meta: dict[str, object], findings: Iterable[Finding]) -> str:
+    return "<h2 style='margin:0 0 8px'>richcoex evidence</h2>" + summary_header(meta, list(findings))
+
+
+def write_manifest(folder: Path) -> Path:
+    lines = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
+        lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.relative_to(folder).as_posix()}")
+    manifest = folder / MANIFEST
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest
+
+
+def verify_manifest(folder: Path) -> list[str]:
+    """Files whose content no longer matches the manifest (empty when intact)."""
+    problems = []
+    for line in (folder / MANIFEST).read_text().splitlines():
+        digest, name = line.split("  ", 1)
+        path = folder / name
+        if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            problems.append(name)
+    return problems
+
+
+def load_summary(folder: str | Path) -> dict[str, Any]:
+    path = Path(folder) / SUMMARY
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{folder} is not an evidence bundle (no {SUMMARY})") from None
+
+
+def diff_findings(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str, str | None, str | None]]:
+    """(check id, object, status before, status after) for every finding that changed,
+    appeared or disappeared between two bundles, in check order."""
+
+    def index(summary: dict[str, Any]) -> dict[tuple[str, str], str]:
+        return {(f["id"], f.get("object") or ""): f["status"] for f in summary["findings"]}
+
+    old, new = index(before), index(after)
+    changed = []
+    for key in list(old) + [k for k in new if k not in old]:
+        if old.get(key) != new.get(key):
+            changed.append((key[0], key[1], old.get(key), new.get(key)))
+    return changed
+
+
+ORDER = [Status.PASS.value, Status.SKIP.value, Status.WARN.value, Status.FAIL.value, Status.ERROR.value]
+
+
+def got_worse(status_before: str | None, status_after: str | None) -> bool:
+    if status_after is None:
+        return False
+    return ORDER.index(status_after) > ORDER.index(status_before or Status.PASS.value)

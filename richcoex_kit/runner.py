@@ -1,0 +1,215 @@
+"""papermill orchestration: pick runbooks, execute them headless, write the evidence
+bundle, and turn the recorded findings into the exit code schedulers read.
+
+Runbooks with a `user` parameter run once per --user; on the built-in lab without
+--user they run with their own defaults, and 03 checks every object the lab's sync
+state reports as failed. Secrets never become parameters: the kernel inherits
+RICHCOEX_PASSWORD from this process's environment, and nothing writes it down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+from nbclient.exceptions import CellExecutionError
+from papermill.exceptions import PapermillExecutionError
+from tqdm.auto import tqdm
+
+from . import __version__
+from .evidence import (
+    SUMMARY,
+    failure_reason,
+    notebook_html,
+    page_summary,
+    recorded_documents,
+    strip_widget_views,
+    write_manifest,
+)
+from .findings import EXIT_COULD_NOT_RUN, SCHEMA_ID, Finding, exit_code
+from .runbook import who_ran
+from .settings import PASSWORD_ENV
+from .targets import Target
+
+KERNEL = "python3"
+SECRET_NAME = re.compile(r"pass(word)?|secret|token|pwd|credential", re.IGNORECASE)
+
+
+class UsageError(ValueError):
+    """The run was asked for something the runbooks do not take (exit code 2)."""
+
+
+def runbooks_dir() -> Path:
+    """The runbooks: $RICHCOEX_RUNBOOKS, the source checkout's runbooks/, or the installed copy."""
+    candidates = [
+        os.environ.get("RICHCOEX_RUNBOOKS"),
+        Path(__file__).resolve().parent.parent / "runbooks",
+        Path(sys.prefix) / "share" / "richcoex" / "runbooks",
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir() and any(Path(candidate).glob("*.ipynb")):
+            return Path(candidate)
+    raise UsageError("the runbooks folder was not found (set RICHCOEX_RUNBOOKS to the repository's runbooks/)")
+
+
+def list_runbooks() -> dict[str, Path]:
+    """'00-triage' → path, in step order."""
+    return {path.stem: path for path in sorted(runbooks_dir().glob("[0-9][0-9]-*.ipynb"))}
+
+
+def parameters_of(path: Path) -> dict[str, Any]:
+    return papermill.inspect_notebook(str(path))
+
+
+@dataclass
+class RunRequest:
+    target: Target
+    users: list[str] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+    output: Path = Path("evidence")
+    sync_account: str = "MSOL_AD_Sync"
+    group: str = "MSOL_AD_Sync_RichCoexistence"
+    attributes: str = "kb"
+    sync_state: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+    timeout: int = 600
+
+
+@dataclass
+class Execution:
+    notebook: str
+    file: str
+    parameters: dict[str, Any]
+    status: str = "ran"
+    error: str | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _target_parameters(target: Target) -> dict[str, Any]:
+    def absolute(path: str | None) -> str:
+        return str(Path(path).resolve()) if path else ""
+
+    return {"server": target.server or "", "snapshot": absolute(target.snapshot), "bind_user": target.bind_user or "",
+            "ca_file": absolute(target.ca_file), "tls_name": target.tls_name or "", "tls": target.tls,
+            "port": target.port or 0}  # fmt: skip
+
+
+def _check_extra(extra: dict[str, str]) -> None:
+    password = os.environ.get(PASSWORD_ENV)
+    for name, value in extra.items():
+        if SECRET_NAME.search(name) or (password and value == password):
+            raise UsageError(f"-p {name}=…: secrets are never parameters (executed notebooks keep them); "
+                             f"use {PASSWORD_ENV}, keyring or the prompt")  # fmt: skip
+
+
+def plan(request: RunRequest) -> list[tuple[str, Path, dict[str, Any]]]:
+    """(output stem, notebook, parameters) for every execution, in step order."""
+    _check_extra(request.extra)
+    books = list_runbooks()
+    chosen = books
+    if request.steps:
+        chosen = {}
+        for step in request.steps:
+            matches = [name for name in books if name.startswith(step.strip())]
+            if not matches:
+                raise UsageError(f"--steps {step!r}: no runbook starts with it (have {', '.join(books)})")
+            chosen.update({name: books[name] for name in matches})
+    on_lab = not request.target.server and not request.target.snapshot
+    common = {**_target_parameters(request.target), "sync_account": request.sync_account, "group": request.group,
+              "attributes": request.attributes}  # fmt: skip
+    lab_state = str(resources.files("richcoex_kit").joinpath("lab/sync-state.json"))
+    sync_state = request.sync_state or (lab_state if on_lab else "")
+    executions = []
+    for name, path in chosen.items():
+        accepted = parameters_of(path)
+        unknown = [p for p in request.extra if p not in accepted]
+        if unknown and len(chosen) == 1:
+            raise UsageError(f"-p {unknown[0]}: {name} takes {', '.join(accepted)}")
+        base = {k: v for k, v in {**common, **request.extra}.items() if k in accepted}
+        if "sync_state" in accepted and sync_state and ("user" not in accepted or not request.users):
+            base["sync_state"] = str(Path(sync_state).resolve())
+        if "user" not in accepted or ("sync_state" in base and not request.users):
+            executions.append((name, path, base))
+        elif request.users:
+            for user in request.users:
+                slug = re.sub(r"[^A-Za-z0-9._-]+", "_", user.split(",")[0].removeprefix("CN="))[:40]
+                executions.append((f"{name}--{slug}", path, {**base, "user": user}))
+        elif on_lab:
+            executions.append((name, path, base))
+    return executions
+
+
+def _target_slug(target: Target) -> str:
+    if target.server:
+        return re.sub(r"[^A-Za-z0-9.-]+", "_", target.server)
+    return Path(target.snapshot).stem if target.snapshot else "lab"
+
+
+def run(request: RunRequest, progress: bool = True) -> tuple[int, Path]:
+    """Execute, write the bundle, return (exit code, bundle folder)."""
+    executions = plan(request)
+    started = dt.datetime.now(dt.timezone.utc)
+    folder = request.output / f"{started.strftime('%Y%m%dT%H%M%SZ')}-{_target_slug(request.target)}"
+    folder.mkdir(parents=True, exist_ok=False)
+    results: list[Execution] = []
+    bar = tqdm(executions, desc="runbooks", unit="notebook", disable=not progress, file=sys.stderr)
+    for stem, path, parameters in bar:
+        bar.set_postfix_str(stem)
+        result = Execution(path.stem, f"{stem}.ipynb", parameters)
+        out = folder / result.file
+        try:
+            papermill.execute_notebook(str(path), str(out), parameters=parameters, kernel_name=KERNEL,
+                                       progress_bar=False, log_output=False, execution_timeout=request.timeout,
+                                       cwd=str(path.parent), shutdown_kernel="immediate",
+                                       extra_arguments=["--IPKernelApp.log_level=ERROR"])  # fmt: skip
+        except (PapermillExecutionError, CellExecutionError) as error:
+            # CellExecutionError when the kit's one-line handler showed the error in the cell.
+            result.status = "could not run"
+            result.error = f"{error.ename}: {str(error.evalue).splitlines()[0] if error.evalue else ''}".strip()
+        except Exception as error:  # kernel died, timeout: the run goes on, the bundle says so
+            result.status = "could not run"
+            result.error = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        if out.exists():
+            notebook = strip_widget_views(nbformat.read(out, as_version=4))
+            if result.status != "ran":
+                result.error = failure_reason(notebook) or result.error
+            nbformat.write(notebook, out)
+            for document in recorded_documents(notebook):
+                result.findings += document["findings"]
+            findings = [Finding.from_json(f) for f in result.findings]
+            meta = {"runbook": stem, "target": _target_slug(request.target), "ran": started.isoformat(timespec="seconds"),
+                    "by": who_ran(), "kit": __version__, "status": result.status}  # fmt: skip
+            (folder / f"{stem}.html").write_text(notebook_html(notebook, page_summary(meta, findings)))
+        results.append(result)
+    all_findings = [Finding.from_json(f) for r in results for f in r.findings]
+    code = exit_code(all_findings)
+    if any(r.status != "ran" for r in results):
+        code = EXIT_COULD_NOT_RUN
+    summary = {
+        "schema": SCHEMA_ID,
+        "kit_version": __version__,
+        "target": {"kind": "ldap" if request.target.server else ("snapshot" if request.target.snapshot else "lab"),
+                   "server": request.target.server or request.target.snapshot or "built-in lab snapshot"},
+        "parameters": {k: v for k, v in {**_target_parameters(request.target), "users": request.users,
+                       "sync_account": request.sync_account, "group": request.group,
+                       "attributes": request.attributes, **request.extra}.items()},
+        "who": who_ran(),
+        "started": started.isoformat(timespec="seconds"),
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "exit_code": code,
+        "runs": [{"notebook": r.notebook, "file": r.file, "status": r.status, "error": r.error,
+                  "parameters": r.parameters, "findings": len(r.findings)} for r in results],
+        "findings": [f.to_json() for f in all_findings],
+    }  # fmt: skip
+    (folder / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+    write_manifest(folder)
+    return code, folder

@@ -1,0 +1,13 @@
+"""ipywidgets front ends over the checks (optional layer).
+
+Each widget shows interactively in JupyterLab and carries a static HTML rendering of its
+current state in the same output, which headless runs and evidence pages show. Verdicts
+always come from library functions a headless run also calls.
+"""
+
+from .acl_viewer import AclViewer
+from .attribute_grid import AttributeGrid
+from .group_panel import GroupPanel
+from .scan_table import ScanTable
+
+__all__ = ["AclViewer", "AttributeGrid", "GroupPanel", "ScanTable"]

@@ -1,0 +1,55 @@
+"""The group check panel: is the group there, who is in it, and how the sync account
+reaches it. Type another account name and press Check to ask again."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import ipywidgets as w
+
+from ..checks import CheckRequest, check_group_exists, check_group_membership, gather
+from ..directory.base import Directory
+from ..directory.errors import DirectoryError
+from ..findings import Finding
+from ..views import esc, findings_table, records_table, wrap
+from .core import StaticTwin
+
+
+class GroupPanel(StaticTwin):
+    def __init__(self, directory: Directory, request: CheckRequest) -> None:
+        self.directory = directory
+        self.request = replace(request, user=None)
+        self.account = w.Text(value=request.sync_account, description="Sync account")
+        self.button = w.Button(description="Check", button_style="primary", icon="search")
+        self.button.on_click(self.check)
+        self.output = w.HTML()
+        self.findings: list[Finding] = []
+        self.error = ""
+        super().__init__([w.HBox([self.account, self.button]), self.output])
+        self.check()
+
+    def check(self, *_: object) -> None:
+        """Re-run the group checks (the same functions a headless run calls)."""
+        self.request = replace(self.request, sync_account=self.account.value.strip())
+        try:
+            facts = gather(self.directory, self.request)
+            self.findings = [check_group_exists(facts), check_group_membership(facts)]
+            self.facts = facts
+            self.error = ""
+        except DirectoryError as error:
+            self.findings, self.error = [], str(error)
+        self.output.value = wrap(self.to_html())
+
+    def to_html(self) -> str:
+        if self.error:
+            return f"<p><b>Could not check:</b> {esc(self.error)}</p>"
+        parts = [findings_table(self.findings)]
+        group = self.facts.group
+        if group is not None:
+            members = [(dn.split(",")[0].removeprefix("CN="), str(sid or ""), dn) for dn, sid in group.members]
+            parts.append(f"<h4>Direct members of {esc(group.name)} ({len(members)})</h4>")
+            parts.append(records_table(["Member", "SID", "DN"], members))
+        path = self.findings[1].details.get("path") if len(self.findings) > 1 else None
+        if path:
+            parts.append("<p><b>Path:</b> " + " → ".join(esc(dn.split(",")[0]) for dn in path) + "</p>")
+        return "".join(parts)
