@@ -359,6 +359,106 @@ def scan(
     sys.exit(1 if result.failing else 0)
 
 
+def _live(target: Target, command: str) -> None:
+    if not target.server:
+        raise click.UsageError(
+            f"{command} changes a directory: give --server (a snapshot or the lab cannot be written)"
+        )
+
+
+@main.command()
+@target_options
+@check_options
+@click.option("--user", required=True, help="The object whose write-back fails: sAMAccountName, UPN, DN or objectGUID.")
+@click.option("--apply", "apply_", is_flag=True, help="Write the plan (default: dry run, nothing is written).")
+@click.option(
+    "--backup-dir",
+    default="richcoex-backups",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the original DACLs and memberships are saved before any write.",
+)
+@click.option(
+    "--scope-ou", help="Grant on this OU (inheritable, user/inetOrgPerson/group/contact) instead of the object."
+)
+@click.option(
+    "--remove-deny",
+    type=int,
+    multiple=True,
+    metavar="INDEX",
+    help="Remove the explicit Deny ACE at this index (the plan names them). Never done unasked.",
+)
+@click.option("--drop-explicit", is_flag=True, help="When enabling inheritance, also drop the object's explicit ACEs.")
+@click.option("--adminsdholder", is_flag=True, help="For an adminCount=1 object, grant on CN=AdminSDHolder instead.")
+@click.option("--create-group-in", metavar="DN", help="Create the missing group in this container.")
+@guarded
+def fix(
+    user: str,
+    apply_: bool,
+    backup_dir: str,
+    scope_ou: str | None,
+    remove_deny: tuple[int, ...],
+    drop_explicit: bool,
+    adminsdholder: bool,
+    create_group_in: str | None,
+    sync_account: str,
+    group: str,
+    attributes: str,
+    **kw: Any,
+) -> None:
+    """Plan the least-privilege fix for one object and show it as an SDDL diff; with
+    --apply, back up, write (refusing if anything changed since it was read), re-check.
+
+    \b
+    The plan: one Allow WriteProperty ACE per failing attribute for the group; enable
+    inheritance where it is off; add the sync account to the group. Denies and
+    AdminSDHolder-protected objects are reported, changed only when asked by name.
+    Undo with `richcoex restore BACKUP.json --server …`.
+    """
+    from pathlib import Path
+
+    from .remedy import FixOptions, apply_plan, plan_fix
+
+    target = make_target(kw)
+    _live(target, "fix")
+    request = CheckRequest(user, sync_account, group, attributes)
+    options = FixOptions(scope_ou, remove_deny, drop_explicit, adminsdholder, create_group_in)
+    with target.open() as directory:
+        plan = plan_fix(directory, request, options)
+        click.echo(plan.describe())
+        if not apply_:
+            click.echo("\n(dry run: nothing was written; add --apply to write this plan)" if not plan.empty else "")
+            sys.exit(0)
+        if plan.empty:
+            sys.exit(0)
+        applied = apply_plan(plan, directory, Path(backup_dir))
+        for line in applied.done:
+            click.echo(f"done: {line}")
+        _, findings = run_checks(directory, request)
+    click.echo("\nafter the fix:")
+    print_table([f for f in findings if f.id.startswith(("group.", "object.", "acl."))])
+    sys.exit(exit_code(findings))
+
+
+@main.command()
+@click.argument("backup", type=click.Path(dir_okay=False, exists=True))
+@target_options
+@click.option("--force", is_flag=True, help="Restore even though the DACL changed after the fix was applied.")
+@guarded
+def restore(backup: str, force: bool, **kw: Any) -> None:
+    """Undo one change of `richcoex fix --apply` from its backup file: a DACL goes back
+    byte for byte (refused if it changed since the fix, unless --force); an added member
+    is removed; a created group is deleted."""
+    from pathlib import Path
+
+    from .remedy import restore as undo
+
+    target = make_target(kw)
+    _live(target, "restore")
+    with target.open() as directory:
+        click.echo(undo(Path(backup), directory, force=force))
+
+
 @main.command("collect-sync")
 @click.option(
     "--print-script",

@@ -25,6 +25,7 @@ from .directory.errors import DirectoryError
 from .directory.ldap import LdapDirectory
 from .findings import Finding, Status, document
 from .lab.samba import LabError
+from .remedy import FixOptions, Plan, apply_plan, plan_fix
 from .scan import ScanResult, scan
 from .scan import findings as scan_findings
 from .schema import UnknownAttributeError
@@ -317,6 +318,68 @@ def scan_table(result: ScanResult) -> Any:
     from .widgets import ScanTable
 
     return ScanTable(result)
+
+
+@dataclass
+class Fix:
+    """Runbooks 02/03: the plan for one step, applied on request, and its outcome."""
+
+    step: Step
+    plan: Plan | None
+    note: str
+    backup_dir: str
+    done: list[str] = field(default_factory=list)
+    backups: list[str] = field(default_factory=list)
+    after: list[Finding] = field(default_factory=list)
+
+    def apply(self) -> str:
+        """Back up, write (compare-and-swap), re-run the checks; returns what happened."""
+        assert self.plan is not None and isinstance(self.step.directory, LdapDirectory)
+        applied = apply_plan(self.plan, self.step.directory, Path(self.backup_dir))
+        self.done = applied.done
+        self.backups = [str(p) for p in applied.backups]
+        _, self.after = run_checks(self.step.directory, self.step.request)
+        verdicts = ", ".join(f"{f.id.removeprefix('acl.write.')} {f.status.value}" for f in self.after
+                             if f.id.startswith("acl.write."))  # fmt: skip
+        return "\n".join([*self.done, f"after: {verdicts}", f"undo: richcoex restore <backup> (in {self.backup_dir})"])
+
+    def panel(self) -> Any:
+        from .widgets import FixPanel
+
+        text = self.plan.describe() if self.plan is not None else self.note
+        usable = self.plan is not None and not self.plan.empty
+        return FixPanel(text, self.apply if usable else None, self.step.directory.target().get("server", "the DC"))
+
+    def findings(self, *prefixes: str) -> list[Finding]:
+        """After the fix when it was applied, else as found."""
+        chosen = self.after or self.step.findings
+        return [f for f in chosen if f.id.startswith(prefixes)] if prefixes else list(chosen)
+
+    def evidence(self) -> dict[str, Any]:
+        return {"plan": self.plan.describe() if self.plan else self.note, "applied": self.done,
+                "backups": self.backups,
+                "before": {f.id: f.status.value for f in self.step.findings}}  # fmt: skip
+
+
+def plan_for(step: Step, backup_dir: str = "richcoex-backups", remove_deny: str = "") -> Fix:
+    """The least-privilege plan for a step's object (or, without one, its group membership)."""
+    if not isinstance(step.directory, LdapDirectory):
+        return Fix(step, None, "A fix needs a live DC (server, bind_user): a snapshot cannot be written. "
+                               "The findings above say what it would change.", backup_dir)  # fmt: skip
+    indexes = tuple(int(i) for i in remove_deny.replace(" ", "").split(",") if i)
+    plan = plan_fix(step.directory, step.request, FixOptions(remove_deny=indexes))
+    return Fix(step, plan, "", backup_dir)
+
+
+def apply_fixes(fixes: Iterable[Fix], apply_fix: bool) -> Any:
+    """Headless: apply every non-empty plan when `apply_fix` is set; say what happened."""
+    from IPython.display import HTML
+
+    if not apply_fix:
+        return HTML(wrap("<p>apply_fix is False: nothing was written (tick the panel above, or run with "
+                         "<code>-p apply_fix True</code>).</p>"))  # fmt: skip
+    lines = [fix.apply() for fix in fixes if fix.plan is not None and not fix.plan.empty]
+    return HTML(wrap("<pre>" + esc("\n\n".join(lines) or "nothing to apply") + "</pre>"))
 
 
 def who_ran() -> str:

@@ -111,6 +111,25 @@ def _check_extra(extra: dict[str, str]) -> None:
                              f"use {PASSWORD_ENV}, keyring or the prompt")  # fmt: skip
 
 
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
+
+
+def coerce(name: str, value: Any, declared: str) -> Any:
+    """A -p value as the parameter's declared type: "False" must not arrive as a truthy string."""
+    if not isinstance(value, str):
+        return value
+    if declared == "bool":
+        if value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise UsageError(f"-p {name}={value}: expected true or false")
+    if declared == "int":
+        try:
+            return int(value)
+        except ValueError:
+            raise UsageError(f"-p {name}={value}: expected a whole number") from None
+    return value
+
+
 def plan(request: RunRequest) -> list[tuple[str, Path, dict[str, Any]]]:
     """(output stem, notebook, parameters) for every execution, in step order."""
     _check_extra(request.extra)
@@ -134,7 +153,8 @@ def plan(request: RunRequest) -> list[tuple[str, Path, dict[str, Any]]]:
         unknown = [p for p in request.extra if p not in accepted]
         if unknown and len(chosen) == 1:
             raise UsageError(f"-p {unknown[0]}: {name} takes {', '.join(accepted)}")
-        base = {k: v for k, v in {**common, **request.extra}.items() if k in accepted}
+        base = {k: coerce(k, v, accepted[k]["inferred_type_name"])
+                for k, v in {**common, **request.extra}.items() if k in accepted}  # fmt: skip
         if "sync_state" in accepted and sync_state and ("user" not in accepted or not request.users):
             base["sync_state"] = str(Path(sync_state).resolve())
         if "user" not in accepted or ("sync_state" in base and not request.users):

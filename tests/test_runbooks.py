@@ -152,3 +152,12 @@ def test_a_runbook_that_cannot_run_exits_3_with_one_line(tmp_path):
     assert result.returncode == 3
     assert "00-triage--nobody.ipynb could not run" in result.stderr and "no object matches 'nobody'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_parameters_arrive_with_their_declared_types():
+    from richcoex_kit.runner import UsageError, coerce
+
+    assert coerce("apply_fix", "False", "bool") is False and coerce("apply_fix", "true", "bool") is True
+    assert coerce("page_size", "500", "int") == 500 and coerce("user", "False", "str") == "False"
+    with pytest.raises(UsageError, match="expected true or false"):
+        coerce("apply_fix", "maybe", "bool")

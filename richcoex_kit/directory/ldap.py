@@ -34,6 +34,7 @@ from .base import (
 from .errors import (
     AmbiguousError,
     BindError,
+    ConcurrentChangeError,
     DirectoryError,
     InsufficientRightsError,
     InvalidInputError,
@@ -47,6 +48,7 @@ T = TypeVar("T")
 # Owner, group and DACL (MS-ADTS 3.1.1.3.4.1.11): without this control a non-admin such
 # as the sync account reads nTSecurityDescriptor as empty.
 SD_FLAGS_OWNER_GROUP_DACL = 7
+SD_FLAGS_DACL = 4
 EXTENDED_DN_CONTROL = "1.2.840.113556.1.4.529"
 OBJECT_ATTRIBUTES = [
     "distinguishedName",
@@ -479,6 +481,113 @@ class LdapDirectory(Directory):
                 sid = Sid.from_bytes(row["objectSid"][0])
                 result[str(sid)] = f"{domain.netbios_name}\\{_first(row['_attributes'], 'sAMAccountName')}"
         return result
+
+
+class LdapWriter:
+    """The kit's only writes to a directory, each refused loudly rather than overwriting.
+
+    A DACL write must not lose a concurrent change. What the DC honours (measured on the
+    Samba lab): a modify that deletes the exact old value is refused ("MOD_DELETE for
+    nTSecurityDescriptor not supported yet", unwillingToPerform), and the rootDSE offers no
+    LDAP assertion control. So `replace_dacl` re-reads the DACL *and* its replication
+    version (replPropertyMetaData, ATTRTYP 0x20119) in one search right before the write,
+    refuses if the DACL is not the one the plan was made from, writes, and reads the
+    version again: anything but one step up means another write landed in the remaining
+    window of a few milliseconds, which is then reported — detected, not prevented.
+    """
+
+    def __init__(self, directory: LdapDirectory) -> None:
+        self.directory = directory
+        self.connection = directory.connection
+
+    def _who(self) -> str:
+        return self.directory.settings.bind_user or "the Kerberos principal"
+
+    def _check(self, ok: bool, what: str, dn: str) -> None:
+        if ok:
+            return
+        result = self.connection.result or {}
+        code, text = result.get("result"), (result.get("message") or result.get("description") or "")
+        where = self.directory._where()
+        if code == _INSUFFICIENT_ACCESS:
+            raise InsufficientRightsError(f"{self._who()} may not {what} {dn} on {where} (insufficient access rights)")
+        raise DirectoryError(f"could not {what} {dn} on {where}: {result.get('description')} {text}".strip())
+
+    def read_dacl(self, dn: str) -> bytes:
+        """The DACL-only descriptor (SD flags 4): what a DACL write replaces, byte for byte."""
+        return self.dacl_state(dn)[0]
+
+    def dacl_state(self, dn: str) -> tuple[bytes, int | None]:
+        """The DACL-only descriptor and its replication version, read in one search."""
+        rows = self.directory.search(dn, "(objectClass=*)", ["nTSecurityDescriptor", "replPropertyMetaData"],
+                                     scope=ldap3.BASE, controls=security_descriptor_control(sdflags=SD_FLAGS_DACL),
+                                     what="DACL read")  # fmt: skip
+        value = rows[0].get("nTSecurityDescriptor") if rows else None
+        if not value or not value[0]:
+            raise InsufficientRightsError(f"{self._who()} may not read the DACL of {dn} on {self.directory._where()}")
+        metadata = rows[0].get("replPropertyMetaData") or []
+        return bytes(value[0]), _descriptor_version(metadata[0]) if metadata else None
+
+    def replace_dacl(self, dn: str, expected: bytes, new: bytes) -> None:
+        """Write `new` only if the stored DACL is still `expected` (see the class note)."""
+        current, version = self.dacl_state(dn)
+        if current != expected:
+            raise ConcurrentChangeError(f"the DACL of {dn} changed on {self.directory._where()} since it was read; "
+                                        "nothing was written — re-run")  # fmt: skip
+        ok = self.directory._guard(self.connection.modify, "DACL write", dn,
+                                   {"nTSecurityDescriptor": [(ldap3.MODIFY_REPLACE, [new])]},
+                                   controls=security_descriptor_control(sdflags=SD_FLAGS_DACL))  # fmt: skip
+        self._check(ok, "change the permissions of", dn)
+        _, after = self.dacl_state(dn)
+        if version is not None and after is not None and after - version > 1:
+            raise ConcurrentChangeError(
+                f"another write to the DACL of {dn} landed at the same moment as ours (version {version} → {after}); "
+                "one of the two is lost — compare with the backup and re-run"
+            )
+
+    def add_member(self, group_dn: str, member_dn: str) -> bool:
+        """Add; False when it was already a member (someone else fixed it)."""
+        ok = self.directory._guard(self.connection.modify, "member add", group_dn,
+                                   {"member": [(ldap3.MODIFY_ADD, [member_dn])]})  # fmt: skip
+        if not ok and (self.connection.result or {}).get("result") == 20:
+            return False
+        self._check(ok, "add a member to", group_dn)
+        return True
+
+    def remove_member(self, group_dn: str, member_dn: str) -> None:
+        ok = self.directory._guard(self.connection.modify, "member removal", group_dn,
+                                   {"member": [(ldap3.MODIFY_DELETE, [member_dn])]})  # fmt: skip
+        self._check(ok, "remove a member from", group_dn)
+
+    def create_group(self, dn: str, name: str) -> None:
+        """A global security group; refused (not overwritten) if the DN already exists."""
+        attributes = {"objectClass": ["top", "group"], "sAMAccountName": name, "groupType": -2147483646}
+        ok = self.directory._guard(self.connection.add, "group creation", dn, attributes=attributes)
+        if not ok and (self.connection.result or {}).get("result") == 68:
+            raise ConcurrentChangeError(f"{dn} already exists on {self.directory._where()}; nothing was written")
+        self._check(ok, "create", dn)
+
+    def delete(self, dn: str) -> None:
+        ok = self.directory._guard(self.connection.delete, "delete", dn)
+        self._check(ok, "delete", dn)
+
+
+NT_SECURITY_DESCRIPTOR_ATTRTYP = 0x00020119  # 1.2.840.113556.1.2.281 in the default prefix table
+
+
+def _descriptor_version(blob: bytes) -> int | None:
+    """nTSecurityDescriptor's dwVersion from a replPropertyMetaData blob (MS-DRSR 5.159:
+    16-byte header with the entry count at offset 8, then 48-byte entries)."""
+    if len(blob) < 16:
+        return None
+    count = int.from_bytes(blob[8:12], "little")
+    for index in range(count):
+        at = 16 + 48 * index
+        if at + 8 > len(blob):
+            return None
+        if int.from_bytes(blob[at : at + 4], "little") == NT_SECURITY_DESCRIPTOR_ATTRTYP:
+            return int.from_bytes(blob[at + 4 : at + 8], "little")
+    return None
 
 
 def _parse_repl_metadata(values: list[Any]) -> dict[str, tuple[str | None, str | None, int | None]]:

@@ -7,7 +7,8 @@ always come from library functions a headless run also calls.
 
 from .acl_viewer import AclViewer
 from .attribute_grid import AttributeGrid
+from .fix_panel import FixPanel
 from .group_panel import GroupPanel
 from .scan_table import ScanTable
 
-__all__ = ["AclViewer", "AttributeGrid", "GroupPanel", "ScanTable"]
+__all__ = ["AclViewer", "AttributeGrid", "FixPanel", "GroupPanel", "ScanTable"]

@@ -16,6 +16,7 @@ import pytest
 
 from richcoex_kit.lab.samba import LabInfo, SambaLab
 from richcoex_kit.lab.seed import admin_directory, bring_up
+from richcoex_kit.schema import ATTRIBUTE_SETS
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +35,46 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabInfo]:
 def admin(lab: LabInfo):
     with admin_directory(lab) as directory:
         yield directory
+
+
+WRITE_BACK = frozenset(ATTRIBUTE_SETS["entra"])
+PROBE_VALUES = {
+    "msExchSafeSendersHash": b"\x01\x02\x03\x04",
+    "msExchBlockedSendersHash": b"\x05\x06\x07\x08",
+    "msExchSafeRecipientsHash": b"\x09\x0a\x0b\x0c",
+    "msExchArchiveStatus": "1",
+    "msExchUCVoiceMailSettings": "ExchangeOnlineVoicemailEnabled=true",
+    "proxyAddresses": "smtp:oracle@lab.example.test",
+    "msDS-ExternalDirectoryObjectId": "User_0f0e0d0c-0b0a-0908-0706-050403020100",
+    "description": "written by the richcoex oracle",
+}
+
+
+def attempt_writes(lab: LabInfo, account: str, identity: str, names) -> dict[str, bool]:
+    """Write each attribute for real, bound as `account`; put the original back as admin.
+    True ⇔ the DC accepted; False ⇔ LDAP 50 with 00002098 (what the sync engine logs as 8344)."""
+    import ldap3
+
+    verdicts = {}
+    with admin_directory(lab) as admin, admin_directory(lab, account) as bound:
+        target = admin.find_object(identity)
+        probe = dict(
+            PROBE_VALUES,
+            publicDelegates=f"CN=Administrator,CN=Users,{lab.base_dn}",
+            member=f"CN=Administrator,CN=Users,{lab.base_dn}",
+        )
+        for name in names:
+            assert admin.connection.search(target.dn, "(objectClass=*)", ldap3.BASE, attributes=[name])
+            original = admin.connection.response[0]["raw_attributes"].get(name, [])
+            bound.connection.modify(target.dn, {name: [(ldap3.MODIFY_REPLACE, [probe[name]])]})
+            result = bound.connection.result
+            assert result["result"] in (0, 50), (name, result)
+            if result["result"] == 50 and name in WRITE_BACK:
+                assert "00002098" in result["message"], result  # the text the sync engine logs with 8344
+            verdicts[name] = result["result"] == 0
+            admin.connection.modify(target.dn, {name: [(ldap3.MODIFY_REPLACE, list(original))]})
+            assert admin.connection.result["result"] == 0, admin.connection.result
+    return verdicts
 
 
 def connect_args(lab: LabInfo, user: str = "Administrator") -> list[str]:

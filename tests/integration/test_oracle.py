@@ -4,7 +4,6 @@ the DC itself reports in allowedAttributesEffective."""
 
 from __future__ import annotations
 
-import ldap3
 import pytest
 
 from richcoex_kit.checks import CheckRequest, run_checks
@@ -12,39 +11,13 @@ from richcoex_kit.findings import Status
 from richcoex_kit.lab import scenarios as sc
 from richcoex_kit.lab.seed import admin_directory
 
-pytestmark = pytest.mark.samba
+from .conftest import attempt_writes
 
-PROBE_VALUES = {
-    "msExchSafeSendersHash": b"\x01\x02\x03\x04",
-    "msExchBlockedSendersHash": b"\x05\x06\x07\x08",
-    "msExchSafeRecipientsHash": b"\x09\x0a\x0b\x0c",
-    "msExchArchiveStatus": "1",
-    "msExchUCVoiceMailSettings": "ExchangeOnlineVoicemailEnabled=true",
-    "proxyAddresses": "smtp:oracle@lab.example.test",
-    "msDS-ExternalDirectoryObjectId": "User_0f0e0d0c-0b0a-0908-0706-050403020100",
-}
+pytestmark = pytest.mark.samba
 
 
 def dc_enforces(lab, scenario) -> dict[str, bool]:
-    """Write each attribute as the sync account for real; put the original back as admin."""
-    verdicts = {}
-    with admin_directory(lab) as admin, admin_directory(lab, scenario.sync_account) as sync:
-        target = admin.find_object(scenario.user)
-        probe = dict(PROBE_VALUES, publicDelegates=f"CN=Administrator,CN=Users,{lab.base_dn}")
-        for name in sc.PRESENT_ATTRIBUTES:
-            before = admin.connection.search(target.dn, "(objectClass=*)", ldap3.BASE, attributes=[name])
-            assert before
-            original = admin.connection.response[0]["raw_attributes"].get(name, [])
-            sync.connection.modify(target.dn, {name: [(ldap3.MODIFY_REPLACE, [probe[name]])]})
-            result = sync.connection.result
-            assert result["result"] in (0, 50), (name, result)
-            if result["result"] == 50:
-                # What the sync engine logs as 8344: "00002098: ... Insufficient access rights".
-                assert "00002098" in result["message"], result
-            verdicts[name] = result["result"] == 0
-            admin.connection.modify(target.dn, {name: [(ldap3.MODIFY_REPLACE, list(original))]})
-            assert admin.connection.result["result"] == 0, admin.connection.result
-    return verdicts
+    return attempt_writes(lab, scenario.sync_account, scenario.user, sc.PRESENT_ATTRIBUTES)
 
 
 def dc_reports(lab, scenario) -> dict[str, bool]:
