@@ -93,7 +93,12 @@ def _parent(dn: str) -> str:
 
 
 class Scanner:
-    """Evaluates rows for one token and attribute list, with the distinct-descriptor cache."""
+    """Evaluates rows for one token and attribute list, with the distinct-descriptor cache.
+
+    The directory connection is shared with the fetcher thread, and an ldap3 connection is
+    not thread-safe: the usual classes are resolved before fetching starts, and a rare
+    other class is resolved under `lock`, which the fetcher also holds while it reads.
+    """
 
     def __init__(self, directory: Directory, request: CheckRequest) -> None:
         facts = gather(directory, request)
@@ -105,12 +110,17 @@ class Scanner:
         self.refs: tuple[AttributeRef, ...] = tuple(attribute_refs(facts))
         self.names = display_names(facts)
         self.cache: dict[tuple[bytes, str], Verdict] = {}
-        self.class_cache: dict[str, tuple[Any, ...]] = {}
+        self.lock = threading.Lock()
+        # Only the structural class decides (the access check's object-type tree level 0).
+        known = (*WRITEBACK_CLASSES, "computer")
+        directory.class_guids(known)  # one round trip fills the connection's cache…
+        self.class_cache = {name: directory.class_guids((name,)) for name in known}  # …read per name (unknown: ())
 
     def _classes(self, structural_path: tuple[str, ...]) -> tuple[Any, ...]:
         key = structural_path[-1] if structural_path else "top"
         if key not in self.class_cache:
-            self.class_cache[key] = self.directory.class_guids(tuple(reversed(structural_path)))
+            with self.lock:
+                self.class_cache[key] = self.directory.class_guids((key,))
         return self.class_cache[key]
 
     def verdict(self, row: ScanRow) -> Verdict | None:
@@ -137,14 +147,19 @@ class Scanner:
         return verdict
 
 
-def _pages(rows: Iterator[ScanRow], size: int, stop: threading.Event) -> Iterator[list[ScanRow] | BaseException]:
-    """Fetch in a thread, one page ahead of the evaluation."""
+def _pages(rows: Iterator[ScanRow], size: int, stop: threading.Event,
+           lock: threading.Lock) -> Iterator[list[ScanRow] | BaseException]:  # fmt: skip
+    """Fetch in a thread, one page ahead of the evaluation (holding `lock` while reading)."""
     handoff: queue.Queue[list[ScanRow] | BaseException | None] = queue.Queue(maxsize=2)
 
     def fetch() -> None:
         page: list[ScanRow] = []
         try:
-            for row in rows:
+            while True:
+                with lock:
+                    row = next(rows, None)
+                if row is None:
+                    break
                 page.append(row)
                 if len(page) >= size:
                     handoff.put(page)
@@ -185,7 +200,7 @@ def scan(
     stop = threading.Event()
     rows = directory.scan_objects(base, ldap_filter or default_filter(), page_size)
     try:
-        for page in _pages(rows, page_size, stop):
+        for page in _pages(rows, page_size, stop, scanner.lock):
             if isinstance(page, BaseException):
                 raise page
             for row in page:

@@ -161,3 +161,14 @@ def test_parameters_arrive_with_their_declared_types():
     assert coerce("page_size", "500", "int") == 500 and coerce("user", "False", "str") == "False"
     with pytest.raises(UsageError, match="expected true or false"):
         coerce("apply_fix", "maybe", "bool")
+
+
+def test_the_readme_binder_link_opens_a_runbook_that_exists():
+    import re
+    from urllib.parse import unquote
+
+    readme = (RUNBOOKS.parent / "README.md").read_text()
+    link = re.search(r"https://mybinder\.org/v2/gh/[^)\s]+labpath=([^)\s&]+)", readme)
+    assert link, "README has no Binder link with a labpath"
+    assert (RUNBOOKS.parent / unquote(link.group(1))).is_file()
+    assert (RUNBOOKS.parent / "binder" / "postBuild").stat().st_mode & 0o111

@@ -18,28 +18,25 @@ pytestmark = pytest.mark.samba
 KB = ATTRIBUTE_SETS["kb"]
 
 
-def test_headless_apply_fix_leaves_before_plan_and_after_in_the_evidence(lab, tmp_path):
+def run_03_on_nogrant(lab, tmp_path, apply_fix: str):
+    """Runbook 03 headless on rc-nogrant; returns the result, the backup and evidence folders."""
+    backups, evidence = tmp_path / "backups", tmp_path / "evidence"
+    args = ["run", *connect_args(lab), "--steps", "03", "--user", "rc-nogrant", "-p", f"apply_fix={apply_fix}",
+            "-p", f"backup_dir={backups}", "--output", str(evidence)]  # fmt: skip
+    return run_cli(args, lab.password()), backups, evidence
+
+
+def descriptor_of(lab, identity: str) -> bytes:
     with admin_directory(lab) as admin:
-        original = admin.find_object("rc-nogrant").descriptor
-    backups = tmp_path / "backups"
-    args = [
-        "run",
-        *connect_args(lab),
-        "--steps",
-        "03",
-        "--user",
-        "rc-nogrant",
-        "-p",
-        "apply_fix=true",
-        "-p",
-        f"backup_dir={backups}",
-        "--output",
-        str(tmp_path / "evidence"),
-    ]
-    result = run_cli(args, lab.password())
+        return admin.find_object(identity).descriptor
+
+
+def test_headless_apply_fix_leaves_before_plan_and_after_in_the_evidence(lab, tmp_path):
+    original = descriptor_of(lab, "rc-nogrant")
+    result, backups, evidence = run_03_on_nogrant(lab, tmp_path, "true")
     try:
         assert result.returncode == 0, result.stdout + result.stderr  # every check passes after the fix
-        (folder,) = (tmp_path / "evidence").iterdir()
+        (folder,) = evidence.iterdir()
         executed = (folder / "03-object-permissions--rc-nogrant.ipynb").read_text()
         summary = json.loads((folder / "summary.json").read_text())
         assert {f["status"] for f in summary["findings"]} == {"PASS"}
@@ -51,30 +48,15 @@ def test_headless_apply_fix_leaves_before_plan_and_after_in_the_evidence(lab, tm
         with admin_directory(lab) as admin:
             for backup in sorted(backups.iterdir(), reverse=True):
                 restore(backup, admin)
-            assert admin.find_object("rc-nogrant").descriptor == original
+        assert descriptor_of(lab, "rc-nogrant") == original
 
 
 def test_apply_fix_false_writes_nothing(lab, tmp_path):
-    with admin_directory(lab) as admin:
-        original = admin.find_object("rc-nogrant").descriptor
-    args = [
-        "run",
-        *connect_args(lab),
-        "--steps",
-        "03",
-        "--user",
-        "rc-nogrant",
-        "-p",
-        "apply_fix=False",
-        "-p",
-        f"backup_dir={tmp_path / 'b'}",
-        "--output",
-        str(tmp_path / "e"),
-    ]
-    assert run_cli(args, lab.password()).returncode == 1
-    with admin_directory(lab) as admin:
-        assert admin.find_object("rc-nogrant").descriptor == original
-    assert not (tmp_path / "b").exists()
+    original = descriptor_of(lab, "rc-nogrant")
+    result, backups, _ = run_03_on_nogrant(lab, tmp_path, "False")
+    assert result.returncode == 1
+    assert descriptor_of(lab, "rc-nogrant") == original
+    assert not backups.exists()
 
 
 def test_the_fix_panel_writes_only_after_review_and_confirmation(lab, tmp_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from richcoex_kit.lab import scenarios as sc
+from richcoex_kit.runner import list_runbooks
 
 from .conftest import connect_args, run_cli
 from .test_cli_check import CuttingProxy
@@ -50,14 +51,7 @@ def test_every_runbook_runs_headless_against_the_dc(live_bundle):
     result, folder = live_bundle
     summary = json.loads((folder / "summary.json").read_text())
     assert [r["status"] for r in summary["runs"]] == ["ran"] * len(summary["runs"]), summary["runs"]
-    assert {r["notebook"] for r in summary["runs"]} == {
-        "00-triage",
-        "01-enable-writeback",
-        "02-group-membership",
-        "03-object-permissions",
-        "04-confirm-writeback",
-        "05-scan-scope",
-    }
+    assert {r["notebook"] for r in summary["runs"]} == set(list_runbooks())
     assert result.returncode == 1 and summary["target"]["kind"] == "ldap"
 
 
