@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .directory.base import Directory, DirectoryObject, DomainFacts, GroupFacts, SchemaAttribute
-from .directory.errors import AmbiguousError, DirectoryError, NotFoundError
+from .directory.errors import AmbiguousError, NotFoundError
 from .findings import Finding, Status
-from .schema import CLASSES, canonical_name, property_set_name, select_attributes
+from .schema import CLASSES, canonical_name, cross_check, property_set_name, select_attributes
 from .security import DescriptorError, SecurityDescriptor, Sid
 from .security.access import AttributeRef, Decision, evaluate_all
 from .security.rights import SDDL_ACE_TYPES, rights_in_words
@@ -284,6 +284,8 @@ def check_schema(facts: Facts) -> list[Finding]:
             )
             continue
         pset = attr.schema.property_set
+        published = cross_check(attr.name, attr.schema.schema_id)
+        note += f" Note: {published}." if published else ""
         findings.append(
             Finding(
                 fid,
@@ -535,6 +537,3 @@ def run_checks(directory: Directory, request: CheckRequest) -> tuple[Facts, list
     """Gather and evaluate. DirectoryError propagates: it means the run could not happen."""
     facts = gather(directory, request)
     return facts, evaluate(facts)
-
-
-__all__ = ["CheckRequest", "DirectoryError", "Facts", "Token", "evaluate", "gather", "run_checks"]

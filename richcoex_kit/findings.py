@@ -87,9 +87,3 @@ def exit_code(findings: Iterable[Finding]) -> int:
     if Status.FAIL in statuses:
         return EXIT_FAIL
     return EXIT_OK
-
-
-def worst(findings: Iterable[Finding]) -> Status:
-    order = [Status.ERROR, Status.FAIL, Status.WARN, Status.PASS, Status.SKIP]
-    present = {f.status for f in findings}
-    return next((s for s in order if s in present), Status.SKIP)

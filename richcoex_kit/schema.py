@@ -1,6 +1,6 @@
 """The write-back attribute catalogue, and its resolution against a live schema.
 
-GUIDs here are a cross-check and the offline fallback only: the kit reads schemaIDGUID
+GUIDs here are a cross-check only: the kit reads schemaIDGUID
 and attributeSecurityGUID from the forest it checks, because Exchange schema versions
 (and the Samba lab) may differ from any table. A GUID is filled in below only where a
 public source confirms it; the source is named beside it.
@@ -9,10 +9,8 @@ public source confirms it; the source is named beside it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-
-from .security.access import AttributeRef
 
 
 @dataclass(frozen=True)
@@ -34,12 +32,6 @@ def _g(text: str) -> uuid.UUID:
 # AdSyncConfig module (ADSyncConfig.psm1 / its "Hybrid Exchange" ACL script) grants
 # WriteProperty on. Property sets are left None where no public source states them; the
 # live schema's attributeSecurityGUID fills them in.
-PROXY_ADDRESSES = CatalogueAttribute(
-    "proxyAddresses",
-    _g("bf967a06-0de6-11d0-a285-00aa003049e2"),
-    _g("e48d0154-bcf8-11d1-8702-00c04fb96050"),
-    "MS-ADA3: Public Information property set in a schema without Exchange",
-)
 CATALOGUE: dict[str, CatalogueAttribute] = {
     a.name: a
     for a in (
@@ -48,7 +40,12 @@ CATALOGUE: dict[str, CatalogueAttribute] = {
         CatalogueAttribute("msExchSafeRecipientsHash", _g("6f606079-3a82-4c1b-8efb-dcc8c91d26fe"), None),
         CatalogueAttribute("msExchArchiveStatus", None, None, "schemaIDGUID not confirmed publicly"),
         CatalogueAttribute("msExchUCVoiceMailSettings", None, None, "schemaIDGUID not confirmed publicly"),
-        PROXY_ADDRESSES,
+        CatalogueAttribute(
+            "proxyAddresses",
+            _g("bf967a06-0de6-11d0-a285-00aa003049e2"),
+            _g("e48d0154-bcf8-11d1-8702-00c04fb96050"),
+            "MS-ADA3: Public Information property set in a schema without Exchange",
+        ),
         CatalogueAttribute("msExchUserHoldPolicies", None, None, "schemaIDGUID not confirmed publicly"),
         CatalogueAttribute("msDS-ExternalDirectoryObjectId", _g("bd29bf90-66ad-40e1-887b-10df070419a6"), None),
         CatalogueAttribute("publicDelegates", _g("f0f8ff9a-1191-11d0-a060-00aa006c33ed"), None),
@@ -141,22 +138,9 @@ def property_set_name(guid: uuid.UUID | None) -> str | None:
     return PROPERTY_SETS.get(guid) if guid else None
 
 
-def resolve(name: str, live: Mapping[str, tuple[uuid.UUID, uuid.UUID | None]]) -> AttributeRef | None:
-    """The attribute as the live schema defines it (schemaIDGUID, attributeSecurityGUID).
-
-    `live` maps lDAPDisplayName (any case) to the schema's GUIDs; None means the forest
-    schema lacks the attribute, which is itself a finding (Exchange schema not extended).
-    """
-    lowered = {key.lower(): value for key, value in live.items()}
-    found = lowered.get(name.lower())
-    if found is None:
-        return None
-    return AttributeRef(name, found[0], found[1])
-
-
-def offline_ref(name: str) -> AttributeRef | None:
-    """The catalogue's AttributeRef when there is no live schema (None if its GUID is unknown)."""
+def cross_check(name: str, live_schema_id: uuid.UUID) -> str | None:
+    """A note when the forest's schemaIDGUID differs from the publicly confirmed one."""
     entry = CATALOGUE.get(name)
-    if entry is None or entry.schema_id is None:
+    if entry is None or entry.schema_id is None or entry.schema_id == live_schema_id:
         return None
-    return AttributeRef(entry.name, entry.schema_id, entry.property_set)
+    return f"the forest's schemaIDGUID differs from the published {entry.schema_id}; the forest's is used"

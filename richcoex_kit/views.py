@@ -145,10 +145,6 @@ def acl_table(rows: Iterable[AclRow], show_sddl: bool = False) -> str:
     return "<table>" + head.format("SDDL" if show_sddl else "Rights") + "".join(body) + "</table>"
 
 
-def key_value_table(rows: Iterable[tuple[str, object]]) -> str:
-    return "<table>" + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows) + "</table>"
-
-
 def records_table(headers: list[str], rows: Iterable[Iterable[object]], html_columns: Iterable[int] = ()) -> str:
     """A plain table; columns listed in `html_columns` are already HTML (badges)."""
     raw = set(html_columns)

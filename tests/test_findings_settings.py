@@ -63,3 +63,14 @@ def test_settings_hold_no_secret():
     settings = Settings(server="dc1", bind_user="LAB\\svc")
     assert "password" not in repr(settings).lower()
     assert settings.describe() == "ldaps://dc1:636 as LAB\\svc"
+
+
+def test_the_catalogue_cross_checks_published_schema_guids():
+    import uuid
+
+    from richcoex_kit.schema import cross_check, select_attributes
+
+    assert cross_check("proxyAddresses", uuid.UUID("bf967a06-0de6-11d0-a285-00aa003049e2")) is None
+    assert "differs from the published" in cross_check("proxyAddresses", uuid.uuid4())
+    assert cross_check("msExchArchiveStatus", uuid.uuid4()) is None  # not publicly confirmed: nothing to compare
+    assert select_attributes("msExchSafeRecipientHash,kb")[0] == "msExchSafeRecipientsHash"

@@ -27,11 +27,6 @@ class DirectoryObject:
     admin_count: int | None
     descriptor: bytes | None
 
-    @property
-    def structural_class(self) -> str:
-        """AD lists objectClass from `top` to the structural class; the last one is it."""
-        return self.object_classes[-1] if self.object_classes else "top"
-
 
 @dataclass(frozen=True)
 class GroupFacts:
