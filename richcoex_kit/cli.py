@@ -514,7 +514,7 @@ def collect(out: str, users: tuple[str, ...], sync_account: str, group: str, att
 
 @main.group()
 def lab() -> None:
-    """A disposable Samba AD DC seeded with every failure scenario (needs the samba packages, root not required).
+    """A disposable Samba AD DC seeded with every failure scenario (needs the samba packages, and root: it binds 389/636).
 
     Listens on 127.0.0.1:389/636 only; lives in $RICHCOEX_LAB_DIR (default ~/.cache/richcoex/lab).
     """
