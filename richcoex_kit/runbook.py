@@ -281,26 +281,27 @@ def scan_scope(
     page_size: int = 1000,
     csv_path: str = "",
 ) -> tuple[Step, ScanResult]:
-    """Runbook 05: scan `base` with a progress bar; the failing objects become findings."""
-    from tqdm.auto import tqdm
+    """Runbook 05: scan `base`, showing progress per page; the failing objects become findings.
+
+    Progress is a display that is updated in place (not a tqdm widget), so the executed
+    notebook keeps the final count rather than the bar's first frame.
+    """
+    import time
+
+    from IPython.display import HTML, display
 
     request = CheckRequest(None, sync_account, group, attributes)
-    bar = tqdm(desc="scan", unit="object")
+    started = time.perf_counter()
+    handle = display(HTML(wrap("<p>scan: starting…</p>")), display_id=True)
 
     def progress(scanned: int, failing: int) -> None:
-        bar.update(scanned - bar.n)
-        bar.set_postfix(failing=failing)
+        rate = scanned / max(time.perf_counter() - started, 1e-6)
+        handle.update(HTML(wrap(f"<p>scan: {scanned:,} objects read, {failing:,} failing, {rate:,.0f} objects/s</p>")))
 
     with open(csv_path, "w", newline="") if csv_path else contextlib.nullcontext() as out:
-        result = scan(
-            directory,
-            request,
-            base or default_scan_base(directory),
-            page_size=page_size,
-            csv_out=out,
-            on_progress=progress,
-        )
-    bar.close()
+        result = scan(directory, request, base or default_scan_base(directory), page_size=page_size, csv_out=out,
+                      on_progress=progress)  # fmt: skip
+    progress(result.scanned, len(result.failing))
     step = Step("05-scan-scope", directory, request)
     step.findings = scan_findings(result, request)
     return step, result
