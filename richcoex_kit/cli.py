@@ -524,8 +524,10 @@ def lab() -> None:
 @guarded
 def lab_up() -> None:
     """Provision, start and seed the lab DC (about 10 s), then print how to connect."""
+    from .lab.samba import default_root
     from .lab.seed import bring_up
 
+    click.echo(f"richcoex: provisioning and seeding a Samba AD DC under {default_root()} (about 10 s)…", err=True)
     info = bring_up()
     click.echo(f"lab DC running (pid {info.pid}) at ldaps://{info.host}:{info.port}, base {info.base_dn}")
     click.echo(
@@ -564,6 +566,7 @@ def lab_capture(out: str | None) -> None:
     info = lab.info()
     started = info is None
     if started:
+        click.echo("richcoex: no lab DC runs: provisioning one for the capture (about 10 s)…", err=True)
         info = bring_up()
     try:
         path = capture_lab(info, Path(out) if out else None)
