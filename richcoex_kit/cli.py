@@ -17,16 +17,10 @@ import click
 
 from . import __version__
 from .checks import DEFAULT_GROUP, DEFAULT_SYNC_ACCOUNT, CheckRequest, run_checks
-from .directory.errors import DirectoryError
+from .errors import EXPECTED_ERRORS, one_line
 from .findings import EXIT_COULD_NOT_RUN, Finding, Status, document, exit_code
-from .lab.samba import LabError
-from .schema import UnknownAttributeError
-from .security import DescriptorError
-from .settings import SettingsError
 from .syncserver import SyncState, collector_script, sync_findings
 from .targets import Target, default_scan_base
-
-EXPECTED_ERRORS = (DirectoryError, SettingsError, DescriptorError, LabError, UnknownAttributeError, FileNotFoundError)
 
 
 def fail(message: str, code: int = EXIT_COULD_NOT_RUN) -> None:
@@ -42,7 +36,7 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except EXPECTED_ERRORS as error:
-            fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+            fail(one_line(error))
         except KeyboardInterrupt:
             fail("interrupted")
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import nbformat
 
+from .errors import one_line
 from .findings import Finding, Status
 from .runbook import FINDINGS_MIMETYPE
 from .views import STYLE, summary_header
@@ -59,8 +60,7 @@ def failure_reason(notebook: nbformat.NotebookNode) -> str | None:
                     if line.startswith("richcoex: error: "):
                         reason = line.removeprefix("richcoex: error: ")
             elif output.get("output_type") == "error":
-                evalue = str(output.get("evalue", "")).splitlines()
-                reason = f"{output.get('ename')}: {evalue[0] if evalue else ''}"
+                reason = f"{output.get('ename')}: {one_line(output.get('evalue'))}"
     return reason
 
 

@@ -14,7 +14,6 @@ import getpass
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +22,20 @@ from .checks import CheckRequest, Facts, decisions_for, display_names, run_check
 from .directory.base import AttributeState, Directory
 from .directory.errors import DirectoryError
 from .directory.ldap import LdapDirectory
+from .errors import EXPECTED_ERRORS, one_line
 from .findings import Finding, Status, document
-from .lab.samba import LabError
 from .remedy import FixOptions, Plan, apply_plan, plan_fix
 from .scan import ScanResult, scan
 from .scan import findings as scan_findings
-from .schema import UnknownAttributeError
-from .security import DescriptorError, SecurityDescriptor
+from .security import SecurityDescriptor
 from .security.access import Decision
-from .settings import SettingsError, resolve_password
-from .syncserver import SyncState, not_collected, sync_findings
+from .settings import resolve_password
+from .syncserver import SyncState, lab_sync_state_path, not_collected, sync_findings
 from .targets import Target, default_scan_base
 from .views import esc, findings_table, records_table, summary_header, wrap
 
 FINDINGS_MIMETYPE = "application/vnd.richcoex.findings+json"
 SYNC_PASSWORD_ENV = "RICHCOEX_SYNC_PASSWORD"
-EXPECTED = (DirectoryError, SettingsError, DescriptorError, LabError, UnknownAttributeError)  # one-line errors
 
 # Which runbook fixes what a finding id reports (for triage's "go next" advice).
 STEP_FOR_PREFIX = {
@@ -63,11 +60,11 @@ def _one_line_errors() -> None:
         return
 
     def handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> list[str]:
-        line = f"richcoex: error: {str(value).splitlines()[0] if str(value) else etype.__name__}"
+        line = f"richcoex: error: {one_line(value)}"
         print(line)
         return [line]
 
-    shell.set_custom_exc(EXPECTED, handler)
+    shell.set_custom_exc(EXPECTED_ERRORS, handler)
 
 
 def open_directory(
@@ -241,7 +238,7 @@ def sync_state(path: str, directory: Directory) -> SyncState | None:
     if path:
         return SyncState.load(path)
     if directory.kind == "lab":
-        return SyncState.load(Path(str(resources.files("richcoex_kit").joinpath("lab/sync-state.json"))))
+        return SyncState.load(lab_sync_state_path())
     return None
 
 
@@ -378,7 +375,7 @@ def apply_fixes(fixes: Iterable[Fix], apply_fix: bool) -> Any:
 
     if not apply_fix:
         return HTML(wrap("<p>apply_fix is False: nothing was written (tick the panel above, or run with "
-                         "<code>-p apply_fix True</code>).</p>"))  # fmt: skip
+                         "<code>richcoex run -p apply_fix=true</code>).</p>"))  # fmt: skip
     lines = [fix.apply() for fix in fixes if fix.plan is not None and not fix.plan.empty]
     return HTML(wrap("<pre>" + esc("\n\n".join(lines) or "nothing to apply") + "</pre>"))
 

@@ -15,7 +15,6 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
 
 from . import __version__
+from .errors import one_line
 from .evidence import (
     SUMMARY,
     failure_reason,
@@ -38,6 +38,7 @@ from .evidence import (
 from .findings import EXIT_COULD_NOT_RUN, SCHEMA_ID, Finding, exit_code
 from .runbook import who_ran
 from .settings import PASSWORD_ENV
+from .syncserver import lab_sync_state_path
 from .targets import Target
 
 KERNEL = "python3"
@@ -145,8 +146,7 @@ def plan(request: RunRequest) -> list[tuple[str, Path, dict[str, Any]]]:
     on_lab = not request.target.server and not request.target.snapshot
     common = {**_target_parameters(request.target), "sync_account": request.sync_account, "group": request.group,
               "attributes": request.attributes}  # fmt: skip
-    lab_state = str(resources.files("richcoex_kit").joinpath("lab/sync-state.json"))
-    sync_state = request.sync_state or (lab_state if on_lab else "")
+    sync_state = request.sync_state or (str(lab_sync_state_path()) if on_lab else "")
     executions = []
     for name, path in chosen.items():
         accepted = parameters_of(path)
@@ -194,10 +194,10 @@ def run(request: RunRequest, progress: bool = True) -> tuple[int, Path]:
         except (PapermillExecutionError, CellExecutionError) as error:
             # CellExecutionError when the kit's one-line handler showed the error in the cell.
             result.status = "could not run"
-            result.error = f"{error.ename}: {str(error.evalue).splitlines()[0] if error.evalue else ''}".strip()
+            result.error = f"{error.ename}: {one_line(error.evalue)}".strip()
         except Exception as error:  # kernel died, timeout: the run goes on, the bundle says so
             result.status = "could not run"
-            result.error = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            result.error = f"{type(error).__name__}: {one_line(error)}"
         if out.exists():
             notebook = strip_widget_views(nbformat.read(out, as_version=4))
             if result.status != "ran":
@@ -219,9 +219,9 @@ def run(request: RunRequest, progress: bool = True) -> tuple[int, Path]:
         "kit_version": __version__,
         "target": {"kind": "ldap" if request.target.server else ("snapshot" if request.target.snapshot else "lab"),
                    "server": request.target.server or request.target.snapshot or "built-in lab snapshot"},
-        "parameters": {k: v for k, v in {**_target_parameters(request.target), "users": request.users,
+        "parameters": {**_target_parameters(request.target), "users": request.users,
                        "sync_account": request.sync_account, "group": request.group,
-                       "attributes": request.attributes, **request.extra}.items()},
+                       "attributes": request.attributes, **request.extra},
         "who": who_ran(),
         "started": started.isoformat(timespec="seconds"),
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

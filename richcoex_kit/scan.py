@@ -38,18 +38,32 @@ def default_filter(classes: tuple[str, ...] = WRITEBACK_CLASSES) -> str:
     return "(|" + "".join(f"(objectClass={c})" for c in classes) + ")"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Verdict:
-    """The decision for one distinct (descriptor, class): shared by every object that has it."""
+    """The decision for one distinct (descriptor, class): shared by every object that has
+    it, so what is derived from it (its CSV cells included) is computed once, here."""
 
     writable: tuple[bool, ...]
     causes: tuple[str | None, ...]
     deciding: tuple[str | None, ...]
     protected: bool
+    failing: bool = field(init=False)
+    cause_set: frozenset[str] = field(init=False)
+    csv_cells: tuple[str, ...] = field(init=False)  # each attribute's PASS/FAIL, then inheritance
+    csv_tail: tuple[str, str] = field(init=False)  # causes, deciding ACEs
 
-    @property
-    def failing(self) -> bool:
-        return not all(self.writable)
+    def __post_init__(self) -> None:
+        deciding = " ".join(sorted({d for d in self.deciding if d}))
+        causes = frozenset(c for c in self.causes if c)
+        cells = (
+            *("PASS" if ok else "FAIL" for ok in self.writable),
+            "disabled" if self.protected else "inherits",
+        )
+
+        object.__setattr__(self, "failing", not all(self.writable))
+        object.__setattr__(self, "cause_set", causes)
+        object.__setattr__(self, "csv_cells", cells)
+        object.__setattr__(self, "csv_tail", (" ".join(sorted(causes)), deciding))
 
 
 @dataclass
@@ -196,6 +210,7 @@ def scan(
     writer = csv.writer(csv_out) if csv_out is not None else None
     if writer:
         writer.writerow(["dn", "class", *names, "inheritance", "adminCount", "causes", "deciding ACEs"])
+    unknown = ("?",) * len(names) + ("",)
     started = time.perf_counter()
     stop = threading.Event()
     rows = directory.scan_objects(base, ldap_filter or default_filter(), page_size)
@@ -206,24 +221,20 @@ def scan(
             for row in page:
                 verdict = scanner.verdict(row)
                 result.scanned += 1
+                object_class = row.object_classes[-1] if row.object_classes else ""
                 if verdict is None:
                     result.unreadable += 1
                     if writer:
-                        writer.writerow([row.dn, row.object_classes[-1:] and row.object_classes[-1], *["?"] * len(names),
-                                         "", row.admin_count or "", "descriptor unreadable", ""])  # fmt: skip
+                        writer.writerow([row.dn, object_class, *unknown, row.admin_count or "",
+                                         "descriptor unreadable", ""])  # fmt: skip
                     continue
                 if verdict.failing:
-                    result.failing.append(FailingObject(row.dn, row.object_classes[-1], row.admin_count, verdict))
-                    result.by_cause.update({c for c in verdict.causes if c})
+                    result.failing.append(FailingObject(row.dn, object_class, row.admin_count, verdict))
+                    result.by_cause.update(verdict.cause_set)
                     result.by_ou[_parent(row.dn)] += 1
                 if writer:
-                    causes = sorted({c for c in verdict.causes if c})
-                    writer.writerow([
-                        row.dn, row.object_classes[-1] if row.object_classes else "",
-                        *("PASS" if ok else "FAIL" for ok in verdict.writable),
-                        "disabled" if verdict.protected else "inherits", row.admin_count or "",
-                        " ".join(causes), " ".join(sorted({d for d in verdict.deciding if d})),
-                    ])  # fmt: skip
+                    writer.writerow([row.dn, object_class, *verdict.csv_cells, row.admin_count or "",
+                                     *verdict.csv_tail])  # fmt: skip
             if on_progress:
                 on_progress(result.scanned, len(result.failing))
     except KeyboardInterrupt:

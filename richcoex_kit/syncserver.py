@@ -31,6 +31,11 @@ class SyncStateError(DirectoryError):
     """The sync-state file is missing, truncated or not the collector's JSON."""
 
 
+def lab_sync_state_path() -> Path:
+    """The collector output shipped with the built-in lab (consistent with its scenarios)."""
+    return Path(str(resources.files("richcoex_kit").joinpath("lab/sync-state.json")))
+
+
 def collector_script() -> str:
     return resources.files("richcoex_kit").joinpath(COLLECTOR).read_text()
 

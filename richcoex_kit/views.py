@@ -183,7 +183,7 @@ def scan_rows(failing: Iterable[Any], attributes: tuple[str, ...], limit: int = 
     rows = []
     for obj in items[:limit]:
         failed = [a for a, ok in zip(attributes, obj.verdict.writable, strict=True) if not ok]
-        causes = ", ".join(sorted({c for c in obj.verdict.causes if c}))
+        causes = ", ".join(sorted(obj.verdict.cause_set))
         rows.append((obj.dn, obj.object_class, causes, ", ".join(failed)))
     more = f"<p class='muted'>{len(items) - limit} more in the CSV.</p>" if len(items) > limit else ""
     return records_table(["Object", "Class", "Cause", "Attributes that fail"], rows) + more
