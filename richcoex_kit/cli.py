@@ -322,17 +322,18 @@ def scan(
     scope = kw.pop("base")  # for a scan, --base is the scope; the account and group are found domain-wide
     target = make_target({**kw, "base": None})
     request = CheckRequest(None, sync_account, group, attributes)
-    bar = tqdm(desc="scan", unit="object", file=sys.stderr, mininterval=1.0)
-
-    def progress(scanned: int, failing: int) -> None:
-        bar.update(scanned - bar.n)
-        bar.set_postfix(failing=failing)
-
     with target.open() as directory, open(csv_path, "w", newline="") if csv_path else contextlib.nullcontext() as out:
+        # The bar starts once the DC and the CSV are open, so a failure there is one clean line.
+        bar = tqdm(desc="scan", unit="object", file=sys.stderr, mininterval=1.0)
+
+        def progress(scanned: int, failing: int) -> None:
+            bar.update(scanned - bar.n)
+            bar.set_postfix(failing=failing)
+
         base = scope or default_scan_base(directory)
         result = run_scan(directory, request, base, ldap_filter, page_size, out, progress)
         where = directory.target()
-    bar.close()
+        bar.close()
     found = scan_findings(result, request)
     if html_path:
         meta = {"target": where.get("server", where["kind"]), "kit": __version__}
