@@ -17,7 +17,7 @@ import click
 
 from . import __version__
 from .checks import DEFAULT_GROUP, DEFAULT_SYNC_ACCOUNT, CheckRequest, run_checks
-from .errors import EXPECTED_ERRORS, one_line
+from .errors import EXPECTED_ERRORS, exit_code_of, one_line
 from .findings import EXIT_COULD_NOT_RUN, Finding, Status, document, exit_code
 from .syncserver import SyncState, collector_script, sync_findings
 from .targets import Target, default_scan_base
@@ -36,7 +36,7 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except EXPECTED_ERRORS as error:
-            fail(one_line(error))
+            fail(one_line(error), exit_code_of(error))
         except KeyboardInterrupt:
             fail("interrupted")
 

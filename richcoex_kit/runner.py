@@ -25,7 +25,7 @@ from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
 
 from . import __version__
-from .errors import one_line
+from .errors import UsageError, one_line
 from .evidence import (
     SUMMARY,
     failure_reason,
@@ -43,10 +43,6 @@ from .targets import Target
 
 KERNEL = "python3"
 SECRET_NAME = re.compile(r"pass(word)?|secret|token|pwd|credential", re.IGNORECASE)
-
-
-class UsageError(ValueError):
-    """The run was asked for something the runbooks do not take (exit code 2)."""
 
 
 def runbooks_dir() -> Path:

@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .errors import UsageError
+
 
 @dataclass(frozen=True)
 class CatalogueAttribute:
@@ -103,7 +105,7 @@ CLASSES: dict[str, uuid.UUID] = {
 WRITEBACK_CLASSES = ("user", "inetOrgPerson", "group", "contact")
 
 
-class UnknownAttributeError(ValueError):
+class UnknownAttributeError(UsageError, ValueError):
     """An --attributes value names neither a set nor a write-back attribute."""
 
 

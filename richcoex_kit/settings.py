@@ -13,14 +13,20 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+from .errors import CouldNotRunError, UsageError
+
 PASSWORD_ENV = "RICHCOEX_PASSWORD"
 KEYRING_SERVICE = "richcoex"
 TLS_MODES = ("ldaps", "starttls", "none")
 AUTH_MODES = ("simple", "kerberos")
 
 
-class SettingsError(ValueError):
+class SettingsError(UsageError, ValueError):
     """A connection setting is missing or contradictory; the message names it."""
+
+
+class MissingPasswordError(CouldNotRunError):
+    """No password could be found without asking, and nobody can be asked (exit 3)."""
 
 
 class Secret:
@@ -94,7 +100,7 @@ def resolve_password(bind_user: str, env: dict[str, str] | None = None, variable
         return Secret(stored)
     if sys.stdin is not None and sys.stdin.isatty():
         return Secret(getpass.getpass(f"Password for {bind_user}: "))
-    raise SettingsError(
+    raise MissingPasswordError(
         f"no password for {bind_user}: set {variable}, store one with "
         f"`keyring set {KEYRING_SERVICE} '{bind_user}'`, or run from a terminal to be prompted"
     )

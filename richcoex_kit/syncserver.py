@@ -14,7 +14,7 @@ from typing import Any
 
 import jsonschema
 
-from .directory.errors import DirectoryError
+from .errors import CouldNotRunError
 from .findings import Finding, Status
 
 SYNC_SCHEMA = "richcoex.syncstate/1"
@@ -27,7 +27,7 @@ ENABLE_REMEDY = (
 )
 
 
-class SyncStateError(DirectoryError):
+class SyncStateError(CouldNotRunError):
     """The sync-state file is missing, truncated or not the collector's JSON."""
 
 

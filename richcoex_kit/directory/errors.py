@@ -4,8 +4,10 @@ The CLI and the runner turn any `DirectoryError` into exit code 3 and its messag
 stderr; nothing below ever carries a password.
 """
 
+from ..errors import CouldNotRunError
 
-class DirectoryError(RuntimeError):
+
+class DirectoryError(CouldNotRunError):
     """The directory could not answer the question; `str()` is the one-line reason."""
 
 

@@ -19,6 +19,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..errors import CouldNotRunError
+
 REALM = "LAB.EXAMPLE.TEST"
 NETBIOS_DOMAIN = "LAB"
 BASE_DN = "DC=lab,DC=example,DC=test"
@@ -27,7 +29,7 @@ HOST = "127.0.0.1"
 PORTS = (389, 636, 3268, 3269)
 
 
-class LabError(RuntimeError):
+class LabError(CouldNotRunError):
     """The lab could not be provisioned, started or stopped; the message says why."""
 
 
