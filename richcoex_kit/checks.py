@@ -10,18 +10,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from .directory.base import Directory, DirectoryObject, DomainFacts, GroupFacts, SchemaAttribute
+from .directory.base import AttributeState, Directory, DirectoryObject, DomainFacts, GroupFacts, SchemaAttribute
 from .directory.errors import AmbiguousError, NotFoundError
 from .findings import Finding, Status
+from .request import CheckRequest
 from .schema import CLASSES, canonical_name, cross_check, property_set_name, select_attributes
 from .security import DescriptorError, SecurityDescriptor, Sid
 from .security.access import AttributeRef, Decision, evaluate_all
 from .security.rights import SDDL_ACE_TYPES, rights_in_words
 from .security.sddl import ace_to_sddl
-
-DEFAULT_SYNC_ACCOUNT = "MSOL_AD_Sync"
-DEFAULT_GROUP = "MSOL_AD_Sync_RichCoexistence"
 
 # SIDs a network logon carries that tokenGroups does not list (MS-DTYP 2.4.2.4; Samba
 # omits This Organization, Windows adds it: listing it matches what AD would grant).
@@ -36,16 +35,6 @@ KB_NOTE = (
     'KB 2406830: "Step 2 may be required if the object does not inherit permissions from the parent. '
     'This issue may be resolved by making sure that the object inherits permissions from the parent object."'
 )
-
-
-@dataclass(frozen=True)
-class CheckRequest:
-    """What to check: an object (optional for group-only runs), with which account and group."""
-
-    user: str | None
-    sync_account: str = DEFAULT_SYNC_ACCOUNT
-    group: str = DEFAULT_GROUP
-    attributes: str = "kb"
 
 
 @dataclass(frozen=True)
@@ -90,6 +79,17 @@ class Facts:
     target: DirectoryObject | None
     target_class_guids: tuple[uuid.UUID, ...] = ()
     names: dict[str, str] = field(default_factory=dict)
+
+    def context(self) -> dict[str, Any]:
+        """What the evidence keeps beside the findings: the request, the DC, the sync
+        account and its token (one definition for the CLI, the runbooks and the runner)."""
+        return {
+            **self.request.context(),
+            "sync_account_dn": self.sync_account.dn if self.sync_account else None,
+            "domain": self.domain.base_dn,
+            "dc": self.domain.dns_host_name,
+            "token": self.token.to_json(self.names) if self.token else [],
+        }
 
 
 def network_logon_token(
@@ -531,6 +531,33 @@ def evaluate(facts: Facts) -> list[Finding]:
         return [*findings, problem]
     findings += [check_inheritance(facts, sd), check_adminsdholder(facts), *check_acl_writes(facts, sd)]
     return findings
+
+
+def confirmed_findings(findings: Iterable[Finding], states: dict[str, AttributeState],
+                       allowed: frozenset[str] | None) -> list[Finding]:  # fmt: skip
+    """Runbook 04: the schema and acl.write.* findings with the DC's own word
+    (allowedAttributesEffective) and the values added; a disagreement between the kit and
+    the DC is an ERROR (it would be a bug in the kit)."""
+    result = []
+    for f in findings:
+        if not f.id.startswith(("schema.", "acl.")):
+            continue
+        if f.id.startswith("acl.write.") and f.status in (Status.PASS, Status.FAIL):
+            name = f.id.removeprefix("acl.write.")
+            state = states.get(name)
+            details = dict(f.details, values=list(state.values) if state else [],
+                           last_change=state.last_originating_change if state else None)  # fmt: skip
+            status: Status = f.status
+            summary = f.summary
+            if allowed is not None:
+                dc_says = name.lower() in allowed
+                details["dc_allowed_attributes_effective"] = dc_says
+                if dc_says != (f.status == Status.PASS):
+                    status = Status.ERROR
+                    summary = f"The DC says writable={dc_says} but the kit decided {f.status.value}: {f.summary}"
+            f = Finding(f.id, status, f.title, summary, f.object, details, f.remedy)
+        result.append(f)
+    return result
 
 
 def run_checks(directory: Directory, request: CheckRequest) -> tuple[Facts, list[Finding]]:

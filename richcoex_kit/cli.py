@@ -16,11 +16,12 @@ from typing import Any
 import click
 
 from . import __version__
-from .checks import DEFAULT_GROUP, DEFAULT_SYNC_ACCOUNT, CheckRequest, run_checks
-from .errors import EXPECTED_ERRORS, exit_code_of, one_line
-from .findings import EXIT_COULD_NOT_RUN, Finding, Status, document, exit_code
-from .syncserver import SyncState, collector_script, sync_findings
-from .targets import Target, default_scan_base
+from .connection import FIELDS, ConnectionSpec
+from .dn import first_rdn
+from .errors import EXIT_COULD_NOT_RUN, EXPECTED_ERRORS, exit_code_of, one_line
+from .findings import NEEDS_ATTENTION, Finding, Status, document, exit_code
+from .request import DEFAULT_ATTRIBUTES, DEFAULT_GROUP, DEFAULT_SYNC_ACCOUNT, CheckRequest
+from .targets import announce, open_target
 
 
 def fail(message: str, code: int = EXIT_COULD_NOT_RUN) -> None:
@@ -44,36 +45,25 @@ def guarded(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """TARGET: --lab (default), --snapshot FILE, or --server HOST and its connection options."""
+    """TARGET: --lab (default), --snapshot FILE, or --server HOST and its connection
+    options — generated from `ConnectionSpec`, the one definition the runbooks share."""
     options = [
-        click.option("--lab", is_flag=True, help="The built-in lab snapshot (the default when no target is given)."),
-        click.option("--snapshot", type=click.Path(dir_okay=False), help="A snapshot captured by `richcoex collect`."),
-        click.option("--server", help="A domain controller (host name as in its certificate, or IP with --tls-name)."),
-        click.option("--port", type=int, help="LDAP port (default 636 for ldaps, 389 otherwise)."),
-        click.option(
-            "--tls",
-            type=click.Choice(["ldaps", "starttls", "none"]),
-            default="ldaps",
-            show_default=True,
-            help="Transport security; certificates are validated unless --insecure.",
-        ),
-        click.option(
-            "--ca-file", type=click.Path(dir_okay=False), help="PEM file of the CA that issued the DC's certificate."
-        ),
-        click.option("--tls-name", help="Name expected in the DC's certificate when --server is an IP address."),
-        click.option("--insecure", is_flag=True, help="Skip certificate validation (loudly). Never in production."),
-        click.option(
-            "--auth",
-            type=click.Choice(["simple", "kerberos"]),
-            default="simple",
-            show_default=True,
-            help="simple: --bind-user and RICHCOEX_PASSWORD/keyring/prompt; kerberos: your ticket (kinit).",
-        ),
-        click.option(
-            "--bind-user", help="DOMAIN\\user, UPN or DN to bind as (the password never goes on the command line)."
-        ),
-        click.option("--base", help="Naming context to search (default: the rootDSE's defaultNamingContext)."),
+        click.option("--lab", is_flag=True, help="The built-in lab snapshot (the default when no target is given).")
     ]
+    for name, spec_field in FIELDS.items():
+        meta = spec_field.metadata
+        flag = "--" + name.replace("_", "-")
+        if spec_field.type in (bool, "bool"):
+            options.append(click.option(flag, name, is_flag=True, help=meta["help"]))
+        elif "choices" in meta:
+            options.append(click.option(flag, name, type=click.Choice(meta["choices"]), default=spec_field.default,
+                                        show_default=True, help=meta["help"]))  # fmt: skip
+        elif spec_field.type in (int, "int"):
+            options.append(click.option(flag, name, type=click.IntRange(0, 65535), default=spec_field.default,
+                                        help=meta["help"]))  # fmt: skip
+        else:
+            kind = click.Path(dir_okay=False) if meta.get("path") else str
+            options.append(click.option(flag, name, type=kind, default=spec_field.default, help=meta["help"]))
     for option in reversed(options):
         command = option(command)
     return command
@@ -90,7 +80,7 @@ def check_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--group", default=DEFAULT_GROUP, show_default=True, help="The rich-coexistence group."),
         click.option(
             "--attributes",
-            default="kb",
+            default=DEFAULT_ATTRIBUTES,
             show_default=True,
             help="kb (the KB's six), entra (the nine Azure AD Connect writes back) or NAME,NAME…",
         ),
@@ -100,12 +90,14 @@ def check_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def make_target(kw: dict[str, Any]) -> Target:
-    keys = ("lab", "snapshot", "server", "port", "tls", "ca_file", "tls_name", "insecure", "auth", "bind_user", "base")
-    chosen = [name for name in ("lab", "snapshot", "server") if kw.get(name)]
-    if len(chosen) > 1:
-        raise click.UsageError(f"choose one target: --{chosen[0]} or --{chosen[1]}, not both")
-    return Target(**{k: kw.pop(k) for k in keys})
+def make_target(kw: dict[str, Any]) -> ConnectionSpec:
+    """Pop the TARGET options from a command's keyword arguments into a ConnectionSpec."""
+    lab = kw.pop("lab")
+    spec = ConnectionSpec(**{name: kw.pop(name) for name in FIELDS})
+    if lab and spec.kind != "lab":
+        raise click.UsageError(f"choose one target: --lab or --{'server' if spec.server else 'snapshot'}, not both")
+    announce(spec, lab)
+    return spec
 
 
 _STATUS_COLOURS = {Status.PASS: "green", Status.FAIL: "red", Status.WARN: "yellow", Status.ERROR: "magenta"}
@@ -115,9 +107,9 @@ def print_table(findings: list[Finding]) -> None:
     """A readable table: status, check, object's first RDN, summary."""
     for f in findings:
         status = click.style(f"{f.status.value:<5}", fg=_STATUS_COLOURS.get(f.status), bold=f.status == Status.FAIL)
-        where = f" [{f.object.split(',')[0]}]" if f.object else ""
+        where = f" [{first_rdn(f.object)}]" if f.object else ""
         click.echo(f"{status} {f.id:<38}{where} {f.summary}")
-        if f.status in (Status.FAIL, Status.WARN, Status.ERROR) and f.remedy:
+        if f.status in NEEDS_ATTENTION and f.remedy:
             click.echo(f"      fix: {f.remedy}")
 
 
@@ -157,29 +149,23 @@ def check(
 
     Verdicts name the ACE that decided them. Read-only: nothing is written.
     """
+    from .checks import run_checks
+    from .evidence import provenance
+    from .syncserver import SyncState, account_from_state, sync_findings
+
     target = make_target(kw)
     state = SyncState.load(sync_state) if sync_state else None
     sync_account = account_from_state(sync_account, state)
-    with target.open() as directory:
+    with open_target(target) as directory:
         facts, findings = run_checks(directory, CheckRequest(user, sync_account, group, attributes))
         if state is not None:
             findings = sync_findings(state) + findings
-        doc = document(findings, directory.target(), __version__, context=context_of(facts))
+        doc = document(findings, directory.target(), __version__, context={**facts.context(), **provenance()})
     if as_json:
         click.echo(json.dumps(doc, indent=2))
     else:
         print_table(findings)
     sys.exit(exit_code(findings))
-
-
-def account_from_state(sync_account: str, state: SyncState | None) -> str:
-    """`--sync-account auto` with a sync state: the AD connector's account, when single."""
-    if sync_account.lower() != "auto" or state is None:
-        return sync_account
-    accounts = state.sync_accounts()
-    if len(accounts) == 1:
-        return accounts[0].split("\\")[-1]
-    return sync_account
 
 
 @main.command()
@@ -230,7 +216,8 @@ def run(
     """
     from pathlib import Path
 
-    from .runner import RunRequest, UsageError
+    from .errors import UsageError
+    from .runner import RunRequest
     from .runner import run as execute
 
     extra = {}
@@ -240,10 +227,8 @@ def run(
             raise click.UsageError(f"-p {item!r}: expected NAME=VALUE")
         extra[name.strip()] = value
     target = make_target(kw)
-    if not target.server and not target.snapshot:
-        click.echo("richcoex: no --server or --snapshot given: using the built-in lab snapshot (--lab)", err=True)
-    request = RunRequest(target=target, users=list(users), steps=[s for s in (steps or "").split(",") if s],
-                         output=Path(output), sync_account=sync_account, group=group, attributes=attributes,
+    request = RunRequest(target=target, check=CheckRequest(None, sync_account, group, attributes), users=list(users),
+                         steps=[s for s in (steps or "").split(",") if s], output=Path(output),
                          sync_state=sync_state, extra=extra, timeout=timeout)  # fmt: skip
     try:
         code, folder = execute(request)
@@ -279,7 +264,7 @@ def diff(before: str, after: str) -> None:
         arrow = f"{old or '(absent)'} → {new or '(absent)'}"
         worse |= got_worse(old, new)
         colour = "red" if got_worse(old, new) else "green"
-        click.echo(f"{click.style(f'{arrow:<18}', fg=colour)} {fid:<40} {obj.split(',')[0]}")
+        click.echo(f"{click.style(f'{arrow:<18}', fg=colour)} {fid:<40} {first_rdn(obj)}")
     sys.exit(1 if worse else 0)
 
 
@@ -315,14 +300,22 @@ def scan(
 
     from tqdm.auto import tqdm
 
+    from .dn import check_dn
+    from .evidence import provenance
     from .scan import findings as scan_findings
     from .scan import scan as run_scan
+    from .targets import default_scan_base
     from .views import html_page, scan_report
 
     scope = kw.pop("base")  # for a scan, --base is the scope; the account and group are found domain-wide
-    target = make_target({**kw, "base": None})
+    if scope:
+        check_dn(scope, "--base")
+    target = make_target({**kw, "base": ""})
     request = CheckRequest(None, sync_account, group, attributes)
-    with target.open() as directory, open(csv_path, "w", newline="") if csv_path else contextlib.nullcontext() as out:
+    with (
+        open_target(target) as directory,
+        open(csv_path, "w", newline="") if csv_path else contextlib.nullcontext() as out,
+    ):
         # The bar starts once the DC and the CSV are open, so a failure there is one clean line.
         bar = tqdm(desc="scan", unit="object", file=sys.stderr, mininterval=1.0)
 
@@ -340,8 +333,7 @@ def scan(
         with open(html_path, "w") as page:
             page.write(html_page("richcoex scan", scan_report(result, meta)))
     if as_json:
-        context = {"scope": result.base, "scanned": result.scanned, "failing_objects": len(result.failing),
-                   "distinct_descriptors": result.distinct_descriptors, "incomplete": result.incomplete}  # fmt: skip
+        context = {**request.context(), **result.context(), **provenance()}
         click.echo(json.dumps(document(found, where, __version__, context=context), indent=2))
     else:
         click.echo(f"scanned {result.scanned:,} objects under {result.base} in {result.seconds:.1f}s "
@@ -354,7 +346,7 @@ def scan(
     sys.exit(1 if result.failing else 0)
 
 
-def _live(target: Target, command: str) -> None:
+def _live(target: ConnectionSpec, command: str) -> None:
     if not target.server:
         raise click.UsageError(
             f"{command} changes a directory: give --server (a snapshot or the lab cannot be written)"
@@ -412,13 +404,14 @@ def fix(
     """
     from pathlib import Path
 
+    from .checks import run_checks
     from .remedy import FixOptions, apply_plan, plan_fix
 
     target = make_target(kw)
     _live(target, "fix")
     request = CheckRequest(user, sync_account, group, attributes)
     options = FixOptions(scope_ou, remove_deny, drop_explicit, adminsdholder, create_group_in)
-    with target.open() as directory:
+    with open_target(target) as directory:
         plan = plan_fix(directory, request, options)
         click.echo(plan.describe())
         if not apply_:
@@ -450,7 +443,7 @@ def restore(backup: str, force: bool, **kw: Any) -> None:
 
     target = make_target(kw)
     _live(target, "restore")
-    with target.open() as directory:
+    with open_target(target) as directory:
         click.echo(undo(Path(backup), directory, force=force))
 
 
@@ -470,20 +463,9 @@ def collect_sync(print_script: bool) -> None:
       (on the sync server) powershell -ExecutionPolicy Bypass -File Get-RichCoexSyncState.ps1 -Out state.json
       richcoex check --sync-state state.json --user jdoe …
     """
+    from .syncserver import collector_script
+
     click.echo(collector_script(), nl=False)
-
-
-def context_of(facts: Any) -> dict[str, Any]:
-    """Facts worth keeping beside the findings: the DC, the sync account and its token."""
-    return {
-        "domain": facts.domain.base_dn,
-        "dc": facts.domain.dns_host_name,
-        "user": facts.request.user,
-        "sync_account": facts.sync_account.dn if facts.sync_account else facts.request.sync_account,
-        "group": facts.request.group,
-        "attributes": facts.request.attributes,
-        "token": facts.token.to_json(facts.names) if facts.token else [],
-    }
 
 
 @main.command()
@@ -502,7 +484,7 @@ def collect(out: str, users: tuple[str, ...], sync_account: str, group: str, att
     from .collect import collect_to_file
 
     target = make_target(kw)
-    with target.open() as directory:
+    with open_target(target) as directory:
         path = collect_to_file(directory, Path(out), list(users), sync_account, group, attributes)
     click.echo(f"snapshot written: {path} ({len(users)} object(s))")
 
@@ -558,11 +540,11 @@ def lab_capture(out: str | None) -> None:
     from .lab.seed import bring_up
 
     lab = SambaLab()
-    info = lab.info()
-    started = info is None
-    if started:
+    running = lab.info()
+    started = running is None
+    if running is None:
         click.echo("richcoex: no lab DC runs: provisioning one for the capture (about 10 s)…", err=True)
-        info = bring_up()
+    info = running or bring_up()
     try:
         path = capture_lab(info, Path(out) if out else None)
     finally:

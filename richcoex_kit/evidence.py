@@ -9,23 +9,50 @@ evidence/<UTC-timestamp>-<target>/
 
 from __future__ import annotations
 
+import datetime as dt
+import getpass
 import hashlib
 import json
 import re
+import socket
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
+from . import __version__
 from .errors import one_line
-from .findings import Finding, Status
-from .runbook import FINDINGS_MIMETYPE
-from .views import STYLE, summary_header
+from .findings import SEVERITY, Finding, Status, document
+from .views import STYLE, summary_header, wrap
 
+FINDINGS_MIMETYPE = "application/vnd.richcoex.findings+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 MANIFEST = "MANIFEST.sha256"
 SUMMARY = "summary.json"
+
+
+def who_ran() -> str:
+    """user@host of whoever ran the kit (recorded in every piece of evidence)."""
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+def provenance() -> dict[str, str]:
+    """When and by whom, for any document the kit emits."""
+    return {"finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "who": who_ran()}
+
+
+def step_record(step: str, findings: list[Finding], target: dict[str, str], context: dict[str, Any]) -> dict[str, Any]:
+    """A runbook's last output: the findings document under FINDINGS_MIMETYPE (what the
+    runner reads back), the page's summary box as HTML, and a one-line text form."""
+    context = {**context, **provenance()}
+    doc = document(findings, target, __version__, context=context)
+    meta = {"step": step, "target": doc["target"].get("server", doc["target"]["kind"]),
+            "object": context.get("user") or "—", "ran": f"{context['finished']} by {context['who']}",
+            "kit": __version__}  # fmt: skip
+    counts = ", ".join(f"{sum(f.status == s for f in findings)} {s.value}" for s in Status)
+    return {FINDINGS_MIMETYPE: doc, "text/html": wrap(summary_header(meta, findings)),
+            "text/plain": f"richcoex findings for {step}: {counts}"}  # fmt: skip
 
 
 def strip_widget_views(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -123,10 +150,8 @@ def diff_findings(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[s
     return changed
 
 
-ORDER = [Status.PASS.value, Status.SKIP.value, Status.WARN.value, Status.FAIL.value, Status.ERROR.value]
-
-
 def got_worse(status_before: str | None, status_after: str | None) -> bool:
     if status_after is None:
         return False
-    return ORDER.index(status_after) > ORDER.index(status_before or Status.PASS.value)
+    order = [s.value for s in SEVERITY]
+    return order.index(status_after) > order.index(status_before or Status.PASS.value)

@@ -13,6 +13,8 @@ from enum import Enum
 from importlib import resources
 from typing import Any
 
+from .errors import EXIT_COULD_NOT_RUN
+
 SCHEMA_ID = "richcoex.findings/1"
 
 
@@ -24,8 +26,13 @@ class Status(str, Enum):
     ERROR = "ERROR"
 
 
-# Exit codes schedulers rely on (DESIGN.md, "Command line").
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_COULD_NOT_RUN = 0, 1, 2, 3
+# Worst last: how two runs are compared and counts are ordered.
+SEVERITY = (Status.PASS, Status.SKIP, Status.WARN, Status.FAIL, Status.ERROR)
+# What an engineer must look at: shown with its remedy, and routed to a runbook.
+NEEDS_ATTENTION = frozenset({Status.FAIL, Status.WARN, Status.ERROR})
+
+# Exit codes schedulers rely on (DESIGN.md, "Command line"); 2 and 3 live with the errors.
+EXIT_OK, EXIT_FAIL = 0, 1
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,10 @@ from typing import Any
 
 from . import __version__
 from .checks import CheckRequest, Facts, attribute_refs, gather
+from .directory.base import Directory, DirectoryWriter
 from .directory.errors import DirectoryError, InvalidInputError
-from .directory.ldap import LdapDirectory, LdapWriter
+from .dn import file_label, parent
+from .errors import UsageError
 from .schema import CLASSES, WRITEBACK_CLASSES
 from .security import Ace, AceFlag, AceType, Acl, Right, SecurityDescriptor, Sid
 from .security.access import evaluate_all
@@ -142,15 +144,6 @@ def _inherited_from(parent: SecurityDescriptor, child_class: uuid.UUID) -> list[
     return result
 
 
-def _parent_dn(dn: str) -> str:
-    position = 0
-    while True:
-        position = dn.index(",", position)
-        if dn[position - 1] != "\\":
-            return dn[position + 1 :]
-        position += 1
-
-
 @dataclass(frozen=True)
 class FixOptions:
     """What the caller allows beyond the default object-level grant."""
@@ -162,10 +155,18 @@ class FixOptions:
     create_group_in: str | None = None
 
 
-def plan_fix(directory: LdapDirectory, request: CheckRequest, options: FixOptions = FixOptions()) -> Plan:
+def writer_of(directory: Directory) -> DirectoryWriter:
+    """The directory's write capability; a snapshot or the lab has none (exit 2)."""
+    writer = directory.writer()
+    if writer is None:
+        raise UsageError(f"a {directory.kind} cannot be changed: give a live --server to plan or apply a fix")
+    return writer
+
+
+def plan_fix(directory: Directory, request: CheckRequest, options: FixOptions = FixOptions()) -> Plan:
     """Read the facts and derive the changes that make every attribute writable."""
+    writer = writer_of(directory)
     facts = gather(directory, request)
-    writer = LdapWriter(directory)
     plan = Plan(request.user, domain_sid=facts.domain.domain_sid)
     if facts.group is None:
         if not options.create_group_in:
@@ -199,7 +200,7 @@ def _token_after(facts: Facts, plan: Plan) -> frozenset[Sid]:
     return facts.token.sids | ({facts.group.sid} if joins else set())
 
 
-def _plan_object(directory: LdapDirectory, writer: LdapWriter, facts: Facts, options: FixOptions,
+def _plan_object(directory: Directory, writer: DirectoryWriter, facts: Facts, options: FixOptions,
                  plan: Plan) -> AclEdit | None:  # fmt: skip
     target, group = facts.target, facts.group
     assert target is not None and group is not None
@@ -223,14 +224,14 @@ def _plan_object(directory: LdapDirectory, writer: LdapWriter, facts: Facts, opt
     removed: list[Ace] = []
     for index in options.remove_deny:
         if not 0 <= index < len(aces) or not aces[index].is_deny or aces[index].is_inherited:
-            raise InvalidInputError(f"--remove-deny {index}: ACE {index} of {dn} is not an explicit Deny")
+            raise UsageError(f"--remove-deny {index}: ACE {index} of {dn} is not an explicit Deny")
         removed.append(aces[index])
         why.append(f"remove explicit Deny ACE {index} as asked ({ace_to_sddl(aces[index], plan.domain_sid)})")
     explicit = [a for a in aces if not a.is_inherited and a not in removed]
     inherited = [a for a in aces if a.is_inherited]
     protection_cleared = current.dacl_protected and target.admin_count != 1
     if protection_cleared:
-        inherited = _inherited_from(SecurityDescriptor.from_bytes(writer.read_dacl(_parent_dn(dn))), structural)
+        inherited = _inherited_from(SecurityDescriptor.from_bytes(writer.read_dacl(parent(dn))), structural)
         why.append("object.inheritance FAILed: enable inheritance (the DC re-applies the parent's ACEs)")
         if options.drop_explicit:
             why.append(f"drop the {len(explicit)} explicit ACEs as asked")
@@ -265,7 +266,7 @@ def _plan_object(directory: LdapDirectory, writer: LdapWriter, facts: Facts, opt
     )
 
 
-def _plan_ou_grant(writer: LdapWriter, facts: Facts, ou: str, refs: Iterable[Any], group: Sid,
+def _plan_ou_grant(writer: DirectoryWriter, facts: Facts, ou: str, refs: Iterable[Any], group: Sid,
                    plan: Plan) -> AclEdit | None:  # fmt: skip
     """Grant on an OU instead: inheritable, attribute-scoped, limited to the classes
     Microsoft's module covers (user, inetOrgPerson, group, contact)."""
@@ -296,18 +297,20 @@ class Applied:
 def _backup(folder: Path, record: dict[str, Any]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    rdn = record.get("dn", record.get("group_dn", "object")).split(",")[0].split("=")[-1]
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in rdn)[:40]
-    path = folder / f"{stamp}-{record['kind']}-{safe}.json"
-    path.write_text(json.dumps({"schema": BACKUP_SCHEMA, "kit_version": __version__, **record}, indent=2) + "\n")
+    path = folder / f"{stamp}-{record['kind']}-{file_label(record.get('dn', record.get('group_dn')))}.json"
+    _write_backup(path, record)
     return path
 
 
-def apply_plan(plan: Plan, directory: LdapDirectory, backup_dir: Path) -> Applied:
+def _write_backup(path: Path, record: dict[str, Any]) -> None:
+    path.write_text(json.dumps({"schema": BACKUP_SCHEMA, "kit_version": __version__, **record}, indent=2) + "\n")
+
+
+def apply_plan(plan: Plan, directory: Directory, backup_dir: Path) -> Applied:
     """Back up, then write each change; a concurrent change stops the run with nothing of
     that change written (ConcurrentChangeError), and earlier changes keep their backups."""
-    writer = LdapWriter(directory)
-    who = directory.settings.bind_user or "kerberos"
+    writer = writer_of(directory)
+    who = writer.who
     when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     applied = Applied()
     for change in plan.changes:
@@ -332,14 +335,12 @@ def apply_plan(plan: Plan, directory: LdapDirectory, backup_dir: Path) -> Applie
             applied.backups.append(path)
             writer.replace_dacl(change.dn, change.before, change.after)
             record["written"] = base64.b64encode(writer.read_dacl(change.dn)).decode()
-            path.write_text(
-                json.dumps({"schema": BACKUP_SCHEMA, "kit_version": __version__, **record}, indent=2) + "\n"
-            )
+            _write_backup(path, record)
             applied.done.append(f"changed the DACL of {change.dn} (backup {path.name})")
     return applied
 
 
-def restore(backup: Path, directory: LdapDirectory, force: bool = False) -> str:
+def restore(backup: Path, directory: Directory, force: bool = False) -> str:
     """Undo one applied change. A DACL goes back byte for byte, compare-and-swap against
     the DACL read now; if someone changed it since the fix, refuse unless `force`."""
     try:
@@ -348,7 +349,7 @@ def restore(backup: Path, directory: LdapDirectory, force: bool = False) -> str:
         raise InvalidInputError(f"backup {str(backup)!r} is not readable: {error}") from None
     if record.get("schema") != BACKUP_SCHEMA:
         raise InvalidInputError(f"{str(backup)!r} is not a richcoex backup (expected {BACKUP_SCHEMA})")
-    writer = LdapWriter(directory)
+    writer = writer_of(directory)
     if record["kind"] == "membership":
         writer.remove_member(record["group_dn"], record["member_dn"])
         return f"removed {record['member_dn']} from {record['group_dn']}"

@@ -9,6 +9,7 @@ RICHCOEX_PASSWORD from this process's environment, and nothing writes it down.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -25,7 +26,9 @@ from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
 
 from . import __version__
-from .errors import UsageError, one_line
+from .connection import ConnectionSpec
+from .dn import file_label
+from .errors import EXIT_COULD_NOT_RUN, UsageError, one_line
 from .evidence import (
     SUMMARY,
     failure_reason,
@@ -33,13 +36,13 @@ from .evidence import (
     page_summary,
     recorded_documents,
     strip_widget_views,
+    who_ran,
     write_manifest,
 )
-from .findings import EXIT_COULD_NOT_RUN, SCHEMA_ID, Finding, exit_code
-from .runbook import who_ran
+from .findings import SCHEMA_ID, Finding, exit_code
+from .request import CheckRequest
 from .settings import PASSWORD_ENV
-from .syncserver import lab_sync_state_path
-from .targets import Target
+from .syncserver import SyncState, account_from_state, lab_sync_state_path
 
 KERNEL = "python3"
 SECRET_NAME = re.compile(r"pass(word)?|secret|token|pwd|credential", re.IGNORECASE)
@@ -69,13 +72,14 @@ def parameters_of(path: Path) -> dict[str, Any]:
 
 @dataclass
 class RunRequest:
-    target: Target
+    """One `richcoex run`: where (every connection option), what (the check request;
+    `users` are its objects), which runbooks, and where the bundle goes."""
+
+    target: ConnectionSpec
+    check: CheckRequest = field(default_factory=lambda: CheckRequest(None))
     users: list[str] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
     output: Path = Path("evidence")
-    sync_account: str = "MSOL_AD_Sync"
-    group: str = "MSOL_AD_Sync_RichCoexistence"
-    attributes: str = "kb"
     sync_state: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
     timeout: int = 600
@@ -89,15 +93,6 @@ class Execution:
     status: str = "ran"
     error: str | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _target_parameters(target: Target) -> dict[str, Any]:
-    def absolute(path: str | None) -> str:
-        return str(Path(path).resolve()) if path else ""
-
-    return {"server": target.server or "", "snapshot": absolute(target.snapshot), "bind_user": target.bind_user or "",
-            "ca_file": absolute(target.ca_file), "tls_name": target.tls_name or "", "tls": target.tls,
-            "port": target.port or 0}  # fmt: skip
 
 
 def _check_extra(extra: dict[str, str]) -> None:
@@ -139,10 +134,13 @@ def plan(request: RunRequest) -> list[tuple[str, Path, dict[str, Any]]]:
             if not matches:
                 raise UsageError(f"--steps {step!r}: no runbook starts with it (have {', '.join(books)})")
             chosen.update({name: books[name] for name in matches})
-    on_lab = not request.target.server and not request.target.snapshot
-    common = {**_target_parameters(request.target), "sync_account": request.sync_account, "group": request.group,
-              "attributes": request.attributes}  # fmt: skip
+    on_lab = request.target.kind == "lab"
     sync_state = request.sync_state or (str(lab_sync_state_path()) if on_lab else "")
+    check = request.check
+    if request.sync_state:
+        account = account_from_state(check.sync_account, SyncState.load(request.sync_state))
+        check = dataclasses.replace(check, sync_account=account)
+    common = {**request.target.to_parameters(), **check.parameters()}
     executions = []
     for name, path in chosen.items():
         accepted = parameters_of(path)
@@ -157,24 +155,17 @@ def plan(request: RunRequest) -> list[tuple[str, Path, dict[str, Any]]]:
             executions.append((name, path, base))
         elif request.users:
             for user in request.users:
-                slug = re.sub(r"[^A-Za-z0-9._-]+", "_", user.split(",")[0].removeprefix("CN="))[:40]
-                executions.append((f"{name}--{slug}", path, {**base, "user": user}))
+                executions.append((f"{name}--{file_label(user)}", path, {**base, "user": user}))
         elif on_lab:
             executions.append((name, path, base))
     return executions
-
-
-def _target_slug(target: Target) -> str:
-    if target.server:
-        return re.sub(r"[^A-Za-z0-9.-]+", "_", target.server)
-    return Path(target.snapshot).stem if target.snapshot else "lab"
 
 
 def run(request: RunRequest, progress: bool = True) -> tuple[int, Path]:
     """Execute, write the bundle, return (exit code, bundle folder)."""
     executions = plan(request)
     started = dt.datetime.now(dt.timezone.utc)
-    folder = request.output / f"{started.strftime('%Y%m%dT%H%M%SZ')}-{_target_slug(request.target)}"
+    folder = request.output / f"{started.strftime('%Y%m%dT%H%M%SZ')}-{request.target.slug()}"
     folder.mkdir(parents=True, exist_ok=False)
     results: list[Execution] = []
     bar = tqdm(executions, desc="runbooks", unit="notebook", disable=not progress, file=sys.stderr)
@@ -202,7 +193,7 @@ def run(request: RunRequest, progress: bool = True) -> tuple[int, Path]:
             for document in recorded_documents(notebook):
                 result.findings += document["findings"]
             findings = [Finding.from_json(f) for f in result.findings]
-            meta = {"runbook": stem, "target": _target_slug(request.target), "ran": started.isoformat(timespec="seconds"),
+            meta = {"runbook": stem, "target": request.target.slug(), "ran": started.isoformat(timespec="seconds"),
                     "by": who_ran(), "kit": __version__, "status": result.status}  # fmt: skip
             (folder / f"{stem}.html").write_text(notebook_html(notebook, page_summary(meta, findings)))
         results.append(result)
@@ -213,11 +204,10 @@ def run(request: RunRequest, progress: bool = True) -> tuple[int, Path]:
     summary = {
         "schema": SCHEMA_ID,
         "kit_version": __version__,
-        "target": {"kind": "ldap" if request.target.server else ("snapshot" if request.target.snapshot else "lab"),
+        "target": {"kind": request.target.kind,
                    "server": request.target.server or request.target.snapshot or "built-in lab snapshot"},
-        "parameters": {**_target_parameters(request.target), "users": request.users,
-                       "sync_account": request.sync_account, "group": request.group,
-                       "attributes": request.attributes, **request.extra},
+        "parameters": {**request.target.to_parameters(), "users": request.users, **request.check.parameters(),
+                       **request.extra},
         "who": who_ran(),
         "started": started.isoformat(timespec="seconds"),
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -23,14 +23,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from .checks import CheckRequest, attribute_refs, display_names, failure_cause, gather
+from .checks import CheckRequest, attribute_refs, describe_decision, display_names, failure_cause, gather
 from .directory.base import Directory, ScanRow
 from .directory.errors import DirectoryError
+from .dn import parent
 from .findings import Finding, Status
 from .schema import WRITEBACK_CLASSES
 from .security import DescriptorError, SecurityDescriptor
 from .security.access import AttributeRef, evaluate_all, token_bytes
-from .security.sddl import ace_to_sddl
 
 
 def default_filter(classes: tuple[str, ...] = WRITEBACK_CLASSES) -> str:
@@ -45,7 +45,7 @@ class Verdict:
 
     writable: tuple[bool, ...]
     causes: tuple[str | None, ...]
-    deciding: tuple[str | None, ...]
+    deciding: tuple[dict[str, Any] | None, ...]  # the refusing ACE as `checks.describe_decision` gives it
     protected: bool
     failing: bool = field(init=False)
     cause_set: frozenset[str] = field(init=False)
@@ -53,7 +53,7 @@ class Verdict:
     csv_tail: tuple[str, str] = field(init=False)  # causes, deciding ACEs
 
     def __post_init__(self) -> None:
-        deciding = " ".join(sorted({d for d in self.deciding if d}))
+        deciding = " ".join(sorted({str(d["sddl"]) for d in self.deciding if d}))
         causes = frozenset(c for c in self.causes if c)
         cells = (
             *("PASS" if ok else "FAIL" for ok in self.writable),
@@ -93,17 +93,11 @@ class ScanResult:
     def rate(self) -> float:
         return self.scanned / self.seconds if self.seconds else 0.0
 
-
-def _parent(dn: str) -> str:
-    """The OU part of a DN (everything after the first unescaped comma)."""
-    position = 0
-    while True:
-        position = dn.find(",", position)
-        if position == -1:
-            return ""
-        if dn[position - 1] != "\\":
-            return dn[position + 1 :]
-        position += 1
+    def context(self) -> dict[str, Any]:
+        """What the evidence keeps beside a scan's findings."""
+        return {"scope": self.base, "scanned": self.scanned, "failing_objects": len(self.failing),
+                "distinct_descriptors": self.distinct_descriptors, "unreadable": self.unreadable,
+                "incomplete": self.incomplete}  # fmt: skip
 
 
 class Scanner:
@@ -154,7 +148,7 @@ class Scanner:
         verdict = Verdict(
             writable=tuple(d.allowed for d in ordered),
             causes=tuple(None if d.allowed else failure_cause(d, sd, row.admin_count) for d in ordered),
-            deciding=tuple(ace_to_sddl(d.ace) if d.ace is not None and not d.allowed else None for d in ordered),
+            deciding=tuple(None if d.allowed else describe_decision(d, self.names) for d in ordered),
             protected=sd.dacl_protected,
         )
         self.cache[key] = verdict
@@ -231,7 +225,7 @@ def scan(
                 if verdict.failing:
                     result.failing.append(FailingObject(row.dn, object_class, row.admin_count, verdict))
                     result.by_cause.update(verdict.cause_set)
-                    result.by_ou[_parent(row.dn)] += 1
+                    result.by_ou[parent(row.dn)] += 1
                 if writer:
                     writer.writerow([row.dn, object_class, *verdict.csv_cells, row.admin_count or "",
                                      *verdict.csv_tail])  # fmt: skip
@@ -257,11 +251,11 @@ def findings(result: ScanResult, request: CheckRequest) -> list[Finding]:
                 continue
             cause = obj.verdict.causes[index]
             deciding = obj.verdict.deciding[index]
-            why = f"the Deny ACE {deciding} decides it" if deciding else "no ACE grants it"
+            why = f"the Deny ACE {deciding['sddl']} decides it" if deciding else "no ACE grants it"
             out.append(Finding(
                 f"acl.write.{name}", Status.FAIL, f"{request.sync_account} may write {name}",
                 f"Write-back of {name} fails with 8344: {why} ({cause}).", object=obj.dn,
-                details={"cause": cause, "deciding_ace_sddl": deciding, "class": obj.object_class,
+                details={"allowed": False, "cause": cause, "deciding_ace": deciding, "class": obj.object_class,
                          "adminCount": obj.admin_count, "inheritance": "disabled" if obj.verdict.protected else "inherits"},
                 remedy=f"richcoex fix --user '{obj.dn}' plans the least-privilege change.",
             ))  # fmt: skip

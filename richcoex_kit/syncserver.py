@@ -152,3 +152,14 @@ def sync_findings(state: SyncState) -> list[Finding]:
                                 f"No export error with 8344 on {where}'s AD connectors.",
                                 details={"errors": data["export_errors"]}))  # fmt: skip
     return findings
+
+
+def account_from_state(sync_account: str, state: SyncState | None) -> str:
+    """`--sync-account auto` with a sync state: the AD connector's account, when single
+    (check, run and the runbooks all resolve it here, so they agree)."""
+    if sync_account.lower() != "auto" or state is None:
+        return sync_account
+    accounts = state.sync_accounts()
+    if len(accounts) == 1:
+        return accounts[0].split("\\")[-1]
+    return sync_account

@@ -1,62 +1,43 @@
-"""Turn the CLI's TARGET options into a Directory: the built-in lab snapshot, a snapshot
-file, or a live DC. Kept out of cli.py so the runner and notebooks share it."""
+"""Open what a `ConnectionSpec` names: the built-in lab snapshot, a snapshot file, or a
+live DC. Shared by the CLI, the runner's notebooks and the session layer, so each opens a
+target — and says what it opened — the same way."""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
+from .connection import ConnectionSpec
 from .directory.base import Directory
-from .settings import Settings
 
 
-@dataclass(frozen=True)
-class Target:
-    """Where to look. With nothing set, the built-in lab snapshot (announced on stderr)."""
+def open_target(spec: ConnectionSpec) -> Directory:
+    """Connect (or load). Raises the kit's errors (usage 2, could not run 3)."""
+    from .directory.snapshot import SnapshotDirectory, builtin_lab_path
 
-    lab: bool = False
-    snapshot: str | None = None
-    server: str | None = None
-    port: int | None = None
-    tls: str = "ldaps"
-    ca_file: str | None = None
-    tls_name: str | None = None
-    insecure: bool = False
-    auth: str = "simple"
-    bind_user: str | None = None
-    base: str | None = None
+    if spec.server:
+        from .directory.ldap import LdapDirectory
 
-    def settings(self) -> Settings:
-        assert self.server
-        return Settings(
-            server=self.server,
-            port=self.port,
-            tls=self.tls,
-            ca_file=self.ca_file,
-            tls_name=self.tls_name,
-            insecure=self.insecure,
-            auth=self.auth,
-            bind_user=self.bind_user,
-            base=self.base,
-        )
+        return LdapDirectory(spec)
+    if spec.snapshot:
+        return SnapshotDirectory.load(spec.snapshot)
+    return SnapshotDirectory.load(builtin_lab_path(), kind="lab")
 
-    def open(self, announce: bool = True) -> Directory:
-        """Connect (or load). Raises DirectoryError / SettingsError / SnapshotError."""
-        from .directory.snapshot import SnapshotDirectory, builtin_lab_path
 
-        if self.server:
-            from .directory.ldap import LdapDirectory
+def warnings_for(spec: ConnectionSpec, lab_flag: bool = True) -> list[str]:
+    """What the engineer must be told about a target before it is used: the built-in lab
+    chosen because nothing was given (not when --lab asked for it), a certificate that is
+    not validated."""
+    said = []
+    if spec.kind == "lab" and not lab_flag:
+        said.append("richcoex: no --server or --snapshot given: using the built-in lab snapshot (--lab)")
+    if spec.server and spec.insecure:
+        said.append(f"richcoex: WARNING: --insecure: the certificate of {spec.server} is NOT validated")
+    return said
 
-            if self.insecure and announce:
-                print(
-                    f"richcoex: WARNING: --insecure: the certificate of {self.server} is NOT validated", file=sys.stderr
-                )
-            return LdapDirectory(self.settings())
-        if self.snapshot:
-            return SnapshotDirectory.load(self.snapshot)
-        if announce:
-            print("richcoex: no --server or --snapshot given: using the built-in lab snapshot (--lab)", file=sys.stderr)
-        return SnapshotDirectory.load(builtin_lab_path(), kind="lab")
+
+def announce(spec: ConnectionSpec, lab_flag: bool = True) -> None:
+    for line in warnings_for(spec, lab_flag):
+        print(line, file=sys.stderr)
 
 
 def default_scan_base(directory: Directory) -> str:

@@ -10,7 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .findings import Finding, Status
+from .dn import first_rdn
+from .findings import SEVERITY, Finding, Status
 from .security import SecurityDescriptor
 from .security.access import Decision
 from .security.rights import SDDL_ACE_TYPES, rights_in_words
@@ -50,10 +51,6 @@ def wrap(body: str) -> str:
     return f'{STYLE}<div class="rcx">{body}</div>'
 
 
-def rdn(dn: str | None) -> str:
-    return dn.split(",")[0] if dn else ""
-
-
 def findings_table(findings: Iterable[Finding]) -> str:
     rows = []
     for f in findings:
@@ -62,7 +59,7 @@ def findings_table(findings: Iterable[Finding]) -> str:
         ace_text = f'<div class="muted"><code>{esc(ace["sddl"])}</code></div>' if ace else ""
         rows.append(
             f"<tr><td>{badge(f.status)}</td><td><code>{esc(f.id)}</code></td><td title='{esc(f.object)}'>"
-            f"{esc(rdn(f.object))}</td><td>{esc(f.summary)}{ace_text}{remedy}</td></tr>"
+            f"{esc(first_rdn(f.object))}</td><td>{esc(f.summary)}{ace_text}{remedy}</td></tr>"
         )
     return ("<table><tr><th>Status</th><th>Check</th><th>Object</th><th>Finding</th></tr>" + "".join(rows)
             + "</table>")  # fmt: skip
@@ -70,12 +67,9 @@ def findings_table(findings: Iterable[Finding]) -> str:
 
 def summary_header(meta: Mapping[str, object], findings: Iterable[Finding]) -> str:
     """The box at the top of every evidence page: verdict counts, target, time, who."""
-    counts: dict[str, int] = {}
-    for f in findings:
-        counts[f.status.value] = counts.get(f.status.value, 0) + 1
-    badges = " ".join(
-        f"{badge(s)} {n}" for s, n in sorted(counts.items(), key=lambda kv: "FAIL ERROR WARN PASS SKIP".find(kv[0]))
-    )
+    chosen = list(findings)
+    counts = [(s, sum(f.status == s for f in chosen)) for s in reversed(SEVERITY)]
+    badges = " ".join(f"{badge(s)} {n}" for s, n in counts if n)
     cells = "".join(f"<div><b>{esc(k)}</b>{esc(v)}</div>" for k, v in meta.items())
     return f'<div class="summary"><div><b>verdicts</b>{badges or "none"}</div>{cells}</div>'
 

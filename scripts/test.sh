@@ -20,7 +20,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff" >&2
 ruff check richcoex_kit tests benchmarks
 ruff format --check richcoex_kit tests benchmarks
-echo "== mypy (security engine)" >&2
+echo "== mypy (the whole package)" >&2
 mypy
 echo "== pytest" >&2
 status=0

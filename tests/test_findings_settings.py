@@ -3,12 +3,16 @@
 import jsonschema
 import pytest
 
+from richcoex_kit.connection import ConnectionSpec
+from richcoex_kit.errors import UsageError
 from richcoex_kit.findings import Finding, Status, document, exit_code, json_schema
-from richcoex_kit.settings import Secret, Settings, SettingsError, resolve_password
+from richcoex_kit.settings import MissingPasswordError, Secret, resolve_password
 
 
 def finding(status: Status, fid: str = "acl.write.proxyAddresses") -> Finding:
-    return Finding(fid, status, "title", "summary", object="CN=x,DC=y")
+    return Finding(
+        fid, status, "title", "summary", object="CN=x,DC=y", details={"allowed": False, "deciding_ace": None}
+    )
 
 
 @pytest.mark.parametrize(
@@ -28,6 +32,13 @@ def test_document_validates_and_round_trips():
         jsonschema.validate(bad, json_schema())
 
 
+def test_an_acl_write_verdict_has_one_shape_whoever_emits_it():
+    doc = document([finding(Status.FAIL)], {"kind": "lab"}, "0.1.0")
+    scan_shaped = dict(doc["findings"][0], details={"deciding_ace_sddl": "(D;;WP;;;S-1-5-11)"})
+    with pytest.raises(jsonschema.ValidationError, match="allowed"):
+        jsonschema.validate(dict(doc, findings=[scan_shaped]), json_schema())
+
+
 def test_secret_never_shows_itself():
     secret = Secret("hunter2-Sup3r")
     assert "hunter2" not in repr(secret) + str(secret) + f"{secret}" + repr([secret])
@@ -41,7 +52,7 @@ def test_password_comes_from_the_environment_first():
 def test_without_env_keyring_or_terminal_the_error_says_where_to_put_it(monkeypatch):
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     monkeypatch.setattr("sys.stdin", None)
-    with pytest.raises(SettingsError, match="set RICHCOEX_PASSWORD"):
+    with pytest.raises(MissingPasswordError, match="set RICHCOEX_PASSWORD"):
         resolve_password("LAB\\svc", {})
 
 
@@ -50,17 +61,19 @@ def test_without_env_keyring_or_terminal_the_error_says_where_to_put_it(monkeypa
     [
         ({"tls": "ssl"}, "--tls 'ssl'"),
         ({"auth": "ntlm"}, "--auth 'ntlm'"),
-        ({"bind_user": None}, "--bind-user is required"),
+        ({"bind_user": ""}, "--bind-user is required"),
         ({"ca_file": "/nonexistent/ca.pem"}, "does not exist"),
+        ({"port": 70000}, "--port 70000: expected a TCP port"),
+        ({"snapshot": "x.json"}, "choose one target"),
     ],
 )
-def test_settings_reject_bad_options_by_name(kwargs, message):
-    with pytest.raises(SettingsError, match=message):
-        Settings(**{"server": "dc1", "bind_user": "LAB\\svc", **kwargs})
+def test_connection_options_are_rejected_by_name(kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        ConnectionSpec(**{"server": "dc1", "bind_user": "LAB\\svc", **kwargs}).check_live()
 
 
-def test_settings_hold_no_secret():
-    settings = Settings(server="dc1", bind_user="LAB\\svc")
+def test_connection_spec_holds_no_secret():
+    settings = ConnectionSpec(server="dc1", bind_user="LAB\\svc")
     assert "password" not in repr(settings).lower()
     assert settings.describe() == "ldaps://dc1:636 as LAB\\svc"
 

@@ -155,7 +155,8 @@ def test_a_runbook_that_cannot_run_exits_3_with_one_line(tmp_path):
 
 
 def test_parameters_arrive_with_their_declared_types():
-    from richcoex_kit.runner import UsageError, coerce
+    from richcoex_kit.errors import UsageError
+    from richcoex_kit.runner import coerce
 
     assert coerce("apply_fix", "False", "bool") is False and coerce("apply_fix", "true", "bool") is True
     assert coerce("page_size", "500", "int") == 500 and coerce("user", "False", "str") == "False"

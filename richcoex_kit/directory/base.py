@@ -10,8 +10,11 @@ import abc
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ..security import Sid
+
+D = TypeVar("D", bound="Directory")
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,50 @@ class ScanRow:
     descriptor: bytes | None
 
 
+class DirectoryWriter(abc.ABC):
+    """The kit's only writes to a directory, each refused loudly rather than overwriting.
+
+    Only a live back end has one (`Directory.writer()`); remedy plans and applies through
+    this interface and never asks which back end it holds."""
+
+    @property
+    @abc.abstractmethod
+    def who(self) -> str:
+        """The bound identity, for backups and messages (never a secret)."""
+
+    @abc.abstractmethod
+    def read_dacl(self, dn: str) -> bytes:
+        """The DACL-only descriptor (SD flags 4): what a DACL write replaces, byte for byte."""
+
+    @abc.abstractmethod
+    def dacl_state(self, dn: str) -> tuple[bytes, int | None]:
+        """The DACL-only descriptor and its replication version, read in one search."""
+
+    @abc.abstractmethod
+    def replace_dacl(self, dn: str, expected: bytes, new: bytes) -> None:
+        """Write `new` only if the stored DACL is still `expected` (ConcurrentChangeError)."""
+
+    @abc.abstractmethod
+    def add_member(self, group_dn: str, member_dn: str) -> bool:
+        """Add; False when it was already a member (someone else fixed it)."""
+
+    @abc.abstractmethod
+    def remove_member(self, group_dn: str, member_dn: str) -> None: ...
+
+    @abc.abstractmethod
+    def create_group(self, dn: str, name: str) -> None:
+        """A global security group; refused (not overwritten) if the DN already exists."""
+
+    @abc.abstractmethod
+    def delete(self, dn: str) -> None: ...
+
+
 class Directory(abc.ABC):
-    """Read-only questions the runbooks ask of a directory."""
+    """Read-only questions the runbooks ask of a directory, and its capabilities:
+    `writer()` (None offline) and `as_account()` (asking the DC as another account)."""
 
     kind: str = "abstract"
+    offline: bool = True
 
     @abc.abstractmethod
     def target(self) -> dict[str, str]:
@@ -129,11 +172,23 @@ class Directory(abc.ABC):
         """Current values and replication metadata of the named attributes on `obj`."""
 
     def allowed_attributes_effective(self, obj: DirectoryObject) -> frozenset[str]:
-        """What the *bound* account may write on `obj`, as the DC itself says
-        (allowedAttributesEffective). Only meaningful live, bound as the sync account."""
+        """What the sync account may write on `obj`, as the DC itself says
+        (allowedAttributesEffective): live, what the *bound* account may write (bind as the
+        sync account with `as_account`); offline, what was recorded that way."""
         from .errors import DirectoryError
 
         raise DirectoryError(f"a {self.kind} directory cannot ask the DC for allowedAttributesEffective")
+
+    def writer(self) -> DirectoryWriter | None:
+        """The write capability, or None where nothing can be written (a snapshot)."""
+        return None
+
+    def as_account(self, bind_user: str, password_variable: str) -> Directory:
+        """The same DC bound as `bind_user` (password from `password_variable`, keyring or a
+        prompt) — how runbook 04 asks the DC what the sync account itself may write."""
+        from ..errors import UsageError
+
+        raise UsageError(f"a {self.kind} directory cannot bind as {bind_user}: give a live server")
 
     @abc.abstractmethod
     def scan_objects(self, base: str, ldap_filter: str, page_size: int) -> Iterator[ScanRow]:
@@ -143,7 +198,7 @@ class Directory(abc.ABC):
     def close(self) -> None:  # noqa: B027 - a no-op default, overridden by live back ends
         """Release the connection (no-op for offline back ends)."""
 
-    def __enter__(self) -> Directory:
+    def __enter__(self: D) -> D:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,6 +1,6 @@
 """The live directory over ldap3: TLS, bind, the SD-flags control, identity resolution.
 
-Every ldap3 call goes through `_guard`, which turns ldap3's exceptions into our typed
+Every ldap3 call goes through `guard`, which turns ldap3's exceptions into our typed
 `DirectoryError`s with one-line messages that name the server; a bind password is never
 part of any message.
 """
@@ -8,6 +8,8 @@ part of any message.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import re
 import ssl
 import uuid
@@ -20,12 +22,14 @@ from ldap3.protocol.microsoft import security_descriptor_control
 from ldap3.utils.conv import escape_bytes, escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
+from ..connection import CONNECT_TIMEOUT_SECONDS, ConnectionSpec
 from ..security import Sid
-from ..settings import Settings, resolve_password
+from ..settings import resolve_password
 from .base import (
     AttributeState,
     Directory,
     DirectoryObject,
+    DirectoryWriter,
     DomainFacts,
     GroupFacts,
     ScanRow,
@@ -74,7 +78,7 @@ def _first(entry: dict[str, Any], name: str) -> Any:
     return value
 
 
-def _tls_config(settings: Settings) -> ldap3.Tls:
+def _tls_config(settings: ConnectionSpec) -> ldap3.Tls:
     if settings.insecure:
         return ldap3.Tls(validate=ssl.CERT_NONE)
     names = [settings.tls_name] if settings.tls_name else None
@@ -88,8 +92,10 @@ class LdapDirectory(Directory):
     """A bound ldap3 connection plus per-connection caches of schema and names."""
 
     kind = "ldap"
+    offline = False
 
-    def __init__(self, settings: Settings, password_source: Callable[[str], Any] = resolve_password) -> None:
+    def __init__(self, settings: ConnectionSpec, password_source: Callable[[str], Any] = resolve_password) -> None:
+        settings.check_live()
         self.settings = settings
         self._schema_cache: dict[str, SchemaAttribute | None] = {}
         self._class_cache: dict[str, uuid.UUID | None] = {}
@@ -97,7 +103,8 @@ class LdapDirectory(Directory):
         self.connection = self._connect(password_source)
 
     # -- connection ------------------------------------------------------------------
-    def _where(self) -> str:
+    def where(self) -> str:
+        """host:port, as every message names the DC."""
         return f"{self.settings.server}:{self.settings.effective_port}"
 
     def _connect(self, password_source: Callable[[str], Any]) -> ldap3.Connection:
@@ -109,11 +116,11 @@ class LdapDirectory(Directory):
             use_ssl=use_ssl,
             tls=_tls_config(settings) if settings.tls != "none" else None,
             get_info=ldap3.NONE,
-            connect_timeout=int(settings.timeout),
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
         )
         kwargs: dict[str, Any] = {
             "raise_exceptions": False,
-            "receive_timeout": int(settings.timeout),
+            "receive_timeout": CONNECT_TIMEOUT_SECONDS,
             "read_only": False,
             "return_empty_attributes": True,
         }
@@ -128,49 +135,58 @@ class LdapDirectory(Directory):
             )
         connection = ldap3.Connection(server, **kwargs)
         kwargs.pop("password", None)
-        self._guard(connection.open, "connect")
-        if settings.tls == "starttls" and not self._guard(connection.start_tls, "StartTLS"):
-            raise TlsError(f"StartTLS with {self._where()} failed: {connection.result.get('description')}")
-        if not self._guard(connection.bind, "bind"):
+        self.guard(connection.open, "connect")
+        if settings.tls == "starttls" and not self.guard(connection.start_tls, "StartTLS"):
+            raise TlsError(f"StartTLS with {self.where()} failed: {connection.result.get('description')}")
+        if not self.guard(connection.bind, "bind"):
             result = connection.result or {}
             code = result.get("result")
             who = settings.bind_user or "the Kerberos ticket"
             if code == 49:
-                raise BindError(f"{self._where()} refused the credentials for {who} (invalid credentials)")
+                raise BindError(f"{self.where()} refused the credentials for {who} (invalid credentials)")
             if code == 8:
-                raise BindError(f"{self._where()} requires a stronger bind: use --tls ldaps or starttls")
-            raise BindError(f"bind to {self._where()} as {who} failed: {result.get('description') or code}")
+                raise BindError(f"{self.where()} requires a stronger bind: use --tls ldaps or starttls")
+            raise BindError(f"bind to {self.where()} as {who} failed: {result.get('description') or code}")
         return connection
 
-    def _guard(self, call: Callable[..., T], what: str, *args: Any, **kwargs: Any) -> T:
+    def guard(self, call: Callable[..., T], what: str, *args: Any, **kwargs: Any) -> T:
+        """Run one ldap3 call, turning its exceptions into the kit's typed errors."""
         try:
             return call(*args, **kwargs)
         except ldap_exc.LDAPSocketOpenError as error:
             text = str(error)
             if "CERTIFICATE_VERIFY_FAILED" in text or "certificate" in text.lower() or "hostname" in text.lower():
                 raise TlsError(
-                    f"the TLS certificate of {self._where()} could not be verified "
+                    f"the TLS certificate of {self.where()} could not be verified "
                     "(pass --ca-file with the issuing CA, --tls-name with the name in the certificate, "
                     "or --insecure to skip validation)"
                 ) from None
-            raise UnreachableError(f"cannot reach {self._where()} ({what}): {text.splitlines()[0][:160]}") from None
+            raise UnreachableError(f"cannot reach {self.where()} ({what}): {text.splitlines()[0][:160]}") from None
         except ldap_exc.LDAPStartTLSError as error:
-            raise TlsError(f"StartTLS with {self._where()} failed: {str(error)[:160]}") from None
+            raise TlsError(f"StartTLS with {self.where()} failed: {str(error)[:160]}") from None
         except (
             ldap_exc.LDAPSocketReceiveError,
             ldap_exc.LDAPSessionTerminatedByServerError,
             ldap_exc.LDAPSocketSendError,
             ldap_exc.LDAPSocketCloseError,
         ) as error:
-            raise UnreachableError(f"the connection to {self._where()} was lost during {what}: {error}") from None
+            raise UnreachableError(f"the connection to {self.where()} was lost during {what}: {error}") from None
         except ldap_exc.LDAPInvalidDnError:
             raise InvalidInputError(f"{args[0] if args else '?'!r} is not a valid DN") from None
         except ldap_exc.LDAPException as error:
-            raise DirectoryError(f"{what} on {self._where()} failed: {type(error).__name__}: {error}") from None
+            raise DirectoryError(f"{what} on {self.where()} failed: {type(error).__name__}: {error}") from None
         except ssl.SSLError as error:
-            raise TlsError(f"TLS with {self._where()} failed: {error.reason or error}") from None
+            raise TlsError(f"TLS with {self.where()} failed: {error.reason or error}") from None
         except OSError as error:
-            raise UnreachableError(f"cannot reach {self._where()} ({what}): {error.strerror or error}") from None
+            raise UnreachableError(f"cannot reach {self.where()} ({what}): {error.strerror or error}") from None
+
+    def writer(self) -> DirectoryWriter:
+        return LdapWriter(self)
+
+    def as_account(self, bind_user: str, password_variable: str) -> LdapDirectory:
+        """The same DC and transport, bound as `bind_user` (a simple bind)."""
+        spec = dataclasses.replace(self.settings, bind_user=bind_user, auth="simple")
+        return LdapDirectory(spec, functools.partial(resolve_password, variable=password_variable))
 
     def close(self) -> None:
         # The connection may already be gone (DC stopped); closing must not fail.
@@ -178,7 +194,7 @@ class LdapDirectory(Directory):
             self.connection.unbind()
 
     def target(self) -> dict[str, str]:
-        return {"kind": "ldap", "server": self._where(), "bind": self.settings.bind_user or "kerberos"}
+        return {"kind": "ldap", "server": self.where(), "bind": self.settings.bind_user or "kerberos"}
 
     # -- searching -------------------------------------------------------------------
     def search(
@@ -191,7 +207,7 @@ class LdapDirectory(Directory):
         what: str = "search",
     ) -> list[dict[str, Any]]:
         """One search, results as {attribute: value(s)} plus "dn"; typed errors."""
-        ok = self._guard(
+        ok = self.guard(
             self.connection.search,
             what,
             base,
@@ -204,10 +220,10 @@ class LdapDirectory(Directory):
         code = result.get("result", 0)
         if not ok and code not in (0, _NO_SUCH_OBJECT):
             if code == _INSUFFICIENT_ACCESS:
-                raise InsufficientRightsError(f"{self.settings.bind_user} may not read {base} on {self._where()}")
+                raise InsufficientRightsError(f"{self.settings.bind_user} may not read {base} on {self.where()}")
             if code == _INVALID_DN:
                 raise InvalidInputError(f"{base!r} is not a valid DN")
-            raise DirectoryError(f"{what} under {base} on {self._where()} failed: {result.get('description')}")
+            raise DirectoryError(f"{what} under {base} on {self.where()} failed: {result.get('description')}")
         rows = []
         for item in self.connection.response or []:
             if item.get("type") != "searchResEntry":
@@ -226,13 +242,13 @@ class LdapDirectory(Directory):
             paged_size=page_size, generator=True,
         )  # fmt: skip
         while True:
-            item = self._guard(next, "paged search", generator, None)
+            item = self.guard(next, "paged search", generator, None)
             if item is None:
                 result = self.connection.result or {}
                 if result.get("result") == _INSUFFICIENT_ACCESS:
-                    raise InsufficientRightsError(f"{self.settings.bind_user} may not search {base} on {self._where()}")
+                    raise InsufficientRightsError(f"{self.settings.bind_user} may not search {base} on {self.where()}")
                 if result.get("result") not in (0, None):
-                    raise DirectoryError(f"scan of {base} on {self._where()} failed: {result.get('description')}")
+                    raise DirectoryError(f"scan of {base} on {self.where()} failed: {result.get('description')}")
                 return
             if item.get("type") != "searchResEntry":
                 continue
@@ -256,13 +272,13 @@ class LdapDirectory(Directory):
                 what="rootDSE read",
             )
             if not root:
-                raise DirectoryError(f"{self._where()} returned no rootDSE")
+                raise DirectoryError(f"{self.where()} returned no rootDSE")
             attrs = root[0]["_attributes"]
             base = _domain_head(self.settings.base) or _first(attrs, "defaultNamingContext")
             config = _first(attrs, "configurationNamingContext")
             head = self.search(base, "(objectClass=*)", ["objectSid"], scope=ldap3.BASE, what="domain read")
             if not head or not head[0].get("objectSid"):
-                raise NotFoundError(f"{base!r} (from --base) is not a domain on {self._where()}")
+                raise NotFoundError(f"{base!r} (from --base) is not a domain on {self.where()}")
             partitions = self.search(
                 f"CN=Partitions,{config}",
                 f"(&(objectClass=crossRef)(nCName={escape_filter_chars(base)}))",
@@ -275,7 +291,7 @@ class LdapDirectory(Directory):
                 domain_sid=Sid.from_bytes(head[0]["objectSid"][0]),
                 netbios_name=str(netbios),
                 dns_host_name=str(_first(attrs, "dnsHostName") or self.settings.server),
-                server=self._where(),
+                server=self.where(),
             )
         return self._domain
 
@@ -334,7 +350,7 @@ class LdapDirectory(Directory):
             found = self._read_objects(base, f"(|(sAMAccountName={value})(userPrincipalName={value}))")
         if not found:
             raise NotFoundError(
-                f"no object matches {text!r} under {base} on {self._where()} "
+                f"no object matches {text!r} under {base} on {self.where()} "
                 "(expected a sAMAccountName, UPN, DN or objectGUID)"
             )
         if len(found) > 1:
@@ -367,7 +383,7 @@ class LdapDirectory(Directory):
     def token_groups(self, obj: DirectoryObject) -> tuple[Sid, ...]:
         rows = self.search(obj.dn, "(objectClass=*)", ["tokenGroups"], scope=ldap3.BASE, what="tokenGroups read")
         if not rows:
-            raise NotFoundError(f"{obj.dn} vanished while reading its tokenGroups on {self._where()}")
+            raise NotFoundError(f"{obj.dn} vanished while reading its tokenGroups on {self.where()}")
         return tuple(Sid.from_bytes(value) for value in rows[0].get("tokenGroups") or ())
 
     def builtin_memberships(self) -> dict[Sid, tuple[Sid, ...]]:
@@ -434,7 +450,7 @@ class LdapDirectory(Directory):
             what="attribute read",
         )
         if not rows:
-            raise NotFoundError(f"{obj.dn} vanished on {self._where()}")
+            raise NotFoundError(f"{obj.dn} vanished on {self.where()}")
         attrs = {k.lower(): v for k, v in rows[0]["_attributes"].items()}
         raw = {k.lower(): v for k, v in rows[0].items() if not k.startswith("_") and k != "dn"}
         metadata = _parse_repl_metadata(raw.get("msds-replattributemetadata") or [])
@@ -483,7 +499,7 @@ class LdapDirectory(Directory):
         return result
 
 
-class LdapWriter:
+class LdapWriter(DirectoryWriter):
     """The kit's only writes to a directory, each refused loudly rather than overwriting.
 
     A DACL write must not lose a concurrent change. What the DC honours (measured on the
@@ -500,7 +516,8 @@ class LdapWriter:
         self.directory = directory
         self.connection = directory.connection
 
-    def _who(self) -> str:
+    @property
+    def who(self) -> str:
         return self.directory.settings.bind_user or "the Kerberos principal"
 
     def _check(self, ok: bool, what: str, dn: str) -> None:
@@ -508,9 +525,9 @@ class LdapWriter:
             return
         result = self.connection.result or {}
         code, text = result.get("result"), (result.get("message") or result.get("description") or "")
-        where = self.directory._where()
+        where = self.directory.where()
         if code == _INSUFFICIENT_ACCESS:
-            raise InsufficientRightsError(f"{self._who()} may not {what} {dn} on {where} (insufficient access rights)")
+            raise InsufficientRightsError(f"{self.who} may not {what} {dn} on {where} (insufficient access rights)")
         raise DirectoryError(f"could not {what} {dn} on {where}: {result.get('description')} {text}".strip())
 
     def read_dacl(self, dn: str) -> bytes:
@@ -524,7 +541,7 @@ class LdapWriter:
                                      what="DACL read")  # fmt: skip
         value = rows[0].get("nTSecurityDescriptor") if rows else None
         if not value or not value[0]:
-            raise InsufficientRightsError(f"{self._who()} may not read the DACL of {dn} on {self.directory._where()}")
+            raise InsufficientRightsError(f"{self.who} may not read the DACL of {dn} on {self.directory.where()}")
         metadata = rows[0].get("replPropertyMetaData") or []
         return bytes(value[0]), _descriptor_version(metadata[0]) if metadata else None
 
@@ -532,9 +549,9 @@ class LdapWriter:
         """Write `new` only if the stored DACL is still `expected` (see the class note)."""
         current, version = self.dacl_state(dn)
         if current != expected:
-            raise ConcurrentChangeError(f"the DACL of {dn} changed on {self.directory._where()} since it was read; "
+            raise ConcurrentChangeError(f"the DACL of {dn} changed on {self.directory.where()} since it was read; "
                                         "nothing was written — re-run")  # fmt: skip
-        ok = self.directory._guard(self.connection.modify, "DACL write", dn,
+        ok = self.directory.guard(self.connection.modify, "DACL write", dn,
                                    {"nTSecurityDescriptor": [(ldap3.MODIFY_REPLACE, [new])]},
                                    controls=security_descriptor_control(sdflags=SD_FLAGS_DACL))  # fmt: skip
         self._check(ok, "change the permissions of", dn)
@@ -547,7 +564,7 @@ class LdapWriter:
 
     def add_member(self, group_dn: str, member_dn: str) -> bool:
         """Add; False when it was already a member (someone else fixed it)."""
-        ok = self.directory._guard(self.connection.modify, "member add", group_dn,
+        ok = self.directory.guard(self.connection.modify, "member add", group_dn,
                                    {"member": [(ldap3.MODIFY_ADD, [member_dn])]})  # fmt: skip
         if not ok and (self.connection.result or {}).get("result") == 20:
             return False
@@ -555,20 +572,20 @@ class LdapWriter:
         return True
 
     def remove_member(self, group_dn: str, member_dn: str) -> None:
-        ok = self.directory._guard(self.connection.modify, "member removal", group_dn,
+        ok = self.directory.guard(self.connection.modify, "member removal", group_dn,
                                    {"member": [(ldap3.MODIFY_DELETE, [member_dn])]})  # fmt: skip
         self._check(ok, "remove a member from", group_dn)
 
     def create_group(self, dn: str, name: str) -> None:
         """A global security group; refused (not overwritten) if the DN already exists."""
         attributes = {"objectClass": ["top", "group"], "sAMAccountName": name, "groupType": -2147483646}
-        ok = self.directory._guard(self.connection.add, "group creation", dn, attributes=attributes)
+        ok = self.directory.guard(self.connection.add, "group creation", dn, attributes=attributes)
         if not ok and (self.connection.result or {}).get("result") == 68:
-            raise ConcurrentChangeError(f"{dn} already exists on {self.directory._where()}; nothing was written")
+            raise ConcurrentChangeError(f"{dn} already exists on {self.directory.where()}; nothing was written")
         self._check(ok, "create", dn)
 
     def delete(self, dn: str) -> None:
-        ok = self.directory._guard(self.connection.delete, "delete", dn)
+        ok = self.directory.guard(self.connection.delete, "delete", dn)
         self._check(ok, "delete", dn)
 
 

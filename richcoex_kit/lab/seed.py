@@ -11,11 +11,12 @@ from collections.abc import Callable
 import ldap3
 from ldap3.protocol.microsoft import security_descriptor_control
 
+from ..connection import ConnectionSpec
 from ..directory.errors import DirectoryError
 from ..directory.ldap import LdapDirectory
 from ..schema import CLASSES
 from ..security import Ace, AceFlag, AceType, Acl, Right, SecurityDescriptor, Sid
-from ..settings import Secret, Settings
+from ..settings import Secret
 from . import scenarios as sc
 from .samba import LabError, LabInfo, SambaLab, generate_password
 
@@ -26,7 +27,7 @@ DONT_EXPIRE_PASSWORD = 0x10000
 
 
 def admin_directory(info: LabInfo, account: str = "Administrator") -> LdapDirectory:
-    settings = Settings(
+    settings = ConnectionSpec(
         server=info.host, port=info.port, ca_file=info.ca_file, tls_name=info.tls_name, bind_user=f"LAB\\{account}"
     )
     return LdapDirectory(settings, password_source=lambda _user: Secret(info.password(account)))

@@ -63,7 +63,7 @@ def test_the_fix_panel_writes_only_after_review_and_confirmation(lab, tmp_path):
     with admin_directory(lab) as admin:
         step = rb.Step.run("02", admin, None, sc.OUTSIDER_SYNC_ACCOUNT, sc.GROUP, "kb")
         fix = rb.plan_for(step, str(tmp_path))
-        panel = fix.panel()
+        panel = rb.fix_panel(fix)
         assert panel.button.disabled and "ADD MEMBER CN=MSOL_notmember" in panel.to_html()
         panel.button.click()  # disabled: a click does nothing
         assert panel.state == "planned"

@@ -10,7 +10,6 @@ import pytest
 
 from richcoex_kit.checks import CheckRequest
 from richcoex_kit.directory.errors import ConcurrentChangeError
-from richcoex_kit.directory.ldap import LdapWriter
 from richcoex_kit.lab import scenarios as sc
 from richcoex_kit.lab.seed import admin_directory
 from richcoex_kit.remedy import AclEdit, FixOptions, apply_plan, plan_fix, restore
@@ -89,15 +88,15 @@ def test_adminsdholder_objects_are_never_changed_directly(lab, tmp_path):
         plan = plan_fix(admin, request)
         assert plan.empty and "SDProp would revert" in plan.notes[0]
         holder = f"CN=AdminSDHolder,CN=System,{lab.base_dn}"
-        holder_before = LdapWriter(admin).read_dacl(holder)
+        holder_before = admin.writer().read_dacl(holder)
         asked = plan_fix(admin, request, FixOptions(adminsdholder=True))
         assert [c.dn for c in asked.changes if isinstance(c, AclEdit)] == [holder]
         applied = apply_plan(asked, admin, tmp_path)
-        assert len(SecurityDescriptor.from_bytes(LdapWriter(admin).read_dacl(holder)).dacl) == len(
+        assert len(SecurityDescriptor.from_bytes(admin.writer().read_dacl(holder)).dacl) == len(
             SecurityDescriptor.from_bytes(holder_before).dacl
         ) + len(KB)
         restore(applied.backups[0], admin)
-        assert LdapWriter(admin).read_dacl(holder) == holder_before
+        assert admin.writer().read_dacl(holder) == holder_before
     assert full_descriptor(lab, "rc-admin") == before
 
 
@@ -105,7 +104,7 @@ def test_a_concurrent_change_between_read_and_write_is_detected_and_kept(lab, tm
     request = CheckRequest("rc-nogrant")
     with admin_directory(lab) as admin, admin_directory(lab) as colleague:
         plan = plan_fix(admin, request)
-        writer = LdapWriter(colleague)
+        writer = colleague.writer()
         dn = plan.changes[0].dn
         current = SecurityDescriptor.from_bytes(writer.read_dacl(dn))
         theirs = Ace(AceType.ACCESS_ALLOWED, 0, Right.READ_PROPERTY, Sid.parse(f"{lab.domain_sid}-4242"))
@@ -151,7 +150,7 @@ def test_without_write_rights_the_fix_fails_cleanly_and_changes_nothing(lab, tmp
 def test_restore_refuses_when_the_dacl_changed_after_the_fix(lab, tmp_path):
     with admin_directory(lab) as admin:
         applied = apply_plan(plan_fix(admin, CheckRequest("rc-nogrant")), admin, tmp_path)
-        writer = LdapWriter(admin)
+        writer = admin.writer()
         dn = admin.find_object("rc-nogrant").dn
         after_fix = writer.read_dacl(dn)
         sd = SecurityDescriptor.from_bytes(after_fix)

@@ -123,3 +123,21 @@ def test_a_scan_cut_mid_way_keeps_what_it_read_and_exits_3(lab, tmp_path):
     assert result.returncode == 3
     assert result.stderr.strip().splitlines()[-1].startswith("richcoex: error: scan incomplete after 4 objects")
     assert len(list(csv.DictReader(csv_path.open()))) == 4
+
+
+def test_run_passes_insecure_and_base_on_to_the_runbooks(lab, tmp_path):
+    """Without --ca-file the DC's certificate cannot be validated: only --insecure reaching
+    the notebook lets it connect; a --base that does not hold the user must make the
+    notebook's lookup miss it there."""
+    bare = ["--server", lab.host, "--bind-user", "LAB\\Administrator", "--steps", "00", "--user", "rc-deny"]
+    insecure = run_cli(["run", *bare, "--insecure", "--output", str(tmp_path / "a")], lab.password())
+    assert insecure.returncode == 1, insecure.stderr  # ran, and rc-deny FAILs
+    assert "certificate" in insecure.stderr and "NOT validated" in insecure.stderr
+    (folder,) = (tmp_path / "a").iterdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["runs"][0]["parameters"]["insecure"] is True and summary["runs"][0]["status"] == "ran"
+
+    scope = f"CN=Users,{lab.base_dn}"
+    based = run_cli(["run", *bare, "--insecure", "--base", scope, "--output", str(tmp_path / "b")], lab.password())
+    assert based.returncode == 3
+    assert f"no object matches 'rc-deny' under {scope}" in based.stderr
