@@ -71,12 +71,6 @@ class Case:
 
 
 @dataclass
-class Sample:
-    seconds: float
-    rss_mb: float
-
-
-@dataclass
 class Row:
     """One case's result; medians over the repetitions, every sample kept for --json."""
 
@@ -88,8 +82,6 @@ class Row:
     ratio: float
     target: float
     met: bool
-    subject_rss_mb: float
-    baseline_rss_mb: float
     subject_samples: list[float]
     baseline_samples: list[float]
 
@@ -98,9 +90,10 @@ class BenchmarkError(RuntimeError):
     """A timed process failed, so its time means nothing."""
 
 
-def time_process(command: Command, scratch: Path) -> Sample:
-    """Wall time of one whole process, and its peak RSS (from wait4, so it is this child's
-    own and not the maximum over every child this script has run)."""
+def time_process(command: Command, scratch: Path) -> float:
+    """Wall time of one whole process, from just before its fork to its reaping. (No peak
+    RSS here: Linux carries the parent's high-water mark across fork+exec, so a child's
+    ru_maxrss is at least this script's size; benchmarks/scan.py reads VmHWM instead.)"""
     argv = list(command.argv)
     run_dir = None
     if command.fresh_dir:
@@ -110,7 +103,7 @@ def time_process(command: Command, scratch: Path) -> Sample:
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         process = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=scratch)
-        _, status, usage = os.wait4(process.pid, 0)
+        _, status = os.waitpid(process.pid, 0)
         seconds = time.perf_counter() - start
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode not in command.ok:
@@ -119,7 +112,7 @@ def time_process(command: Command, scratch: Path) -> Sample:
             raise BenchmarkError(f"{command.label}: exit {process.returncode}\n{tail}")
     if run_dir is not None:
         shutil.rmtree(run_dir, ignore_errors=True)
-    return Sample(seconds, usage.ru_maxrss / 1024)
+    return seconds
 
 
 def measure(case: Case, repeat: int, scratch: Path, progress: bool = True) -> Row:
@@ -127,21 +120,20 @@ def measure(case: Case, repeat: int, scratch: Path, progress: bool = True) -> Ro
     the first row does not pay for a cold page cache), flipping the order each round."""
     time_process(case.baseline, scratch)
     time_process(case.subject, scratch)
-    subject: list[Sample] = []
-    baseline: list[Sample] = []
+    subject: list[float] = []
+    baseline: list[float] = []
     for i in range(repeat):
         pair = [(case.baseline, baseline), (case.subject, subject)]
         for command, samples in pair if i % 2 == 0 else reversed(pair):
             samples.append(time_process(command, scratch))
         if progress:
             print(
-                f"  {case.name} round {i + 1}/{repeat}: subject {subject[-1].seconds:.2f}s, "
-                f"baseline {baseline[-1].seconds:.2f}s",
+                f"  {case.name} round {i + 1}/{repeat}: subject {subject[-1]:.2f}s, baseline {baseline[-1]:.2f}s",
                 file=sys.stderr,
                 flush=True,
             )
-    s = statistics.median(x.seconds for x in subject)
-    b = statistics.median(x.seconds for x in baseline)
+    s = statistics.median(subject)
+    b = statistics.median(baseline)
     return Row(
         name=case.name,
         subject=case.subject.label,
@@ -151,10 +143,8 @@ def measure(case: Case, repeat: int, scratch: Path, progress: bool = True) -> Ro
         ratio=s / b,
         target=case.target,
         met=s / b <= case.target,
-        subject_rss_mb=max(x.rss_mb for x in subject),
-        baseline_rss_mb=max(x.rss_mb for x in baseline),
-        subject_samples=[round(x.seconds, 4) for x in subject],
-        baseline_samples=[round(x.seconds, 4) for x in baseline],
+        subject_samples=[round(x, 4) for x in subject],
+        baseline_samples=[round(x, 4) for x in baseline],
     )
 
 
@@ -270,13 +260,13 @@ def scan_case(users: int) -> Iterator[Case]:
 def print_table(rows: list[Row], repeat: int) -> None:
     print(f"\nWhole processes, wall time, median of {repeat} alternating runs (this machine is shared and noisy:")
     print("read the ratios, each against the baseline measured beside it in this run).\n")
-    print("| case | subject | baseline | subject | baseline | ratio | target | met | peak RSS (subject / baseline) |")
+    print("| case | subject | baseline | subject | baseline | ratio | target | met | runs, s (subject / baseline) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r.name} | {r.subject} | {r.baseline} | {r.subject_s:.2f} s | {r.baseline_s:.2f} s | "
             f"{r.ratio:.2f}× | ≤ {r.target:g}× | {'yes' if r.met else '**no**'} | "
-            f"{r.subject_rss_mb:.0f} / {r.baseline_rss_mb:.0f} MB |"
+            f"{' '.join(f'{x:.2f}' for x in r.subject_samples)} / {' '.join(f'{x:.2f}' for x in r.baseline_samples)} |"
         )
 
 

@@ -157,9 +157,20 @@ def _vary(info, ous: list[str], n: int) -> None:
             _write(conn, dn, sd.with_dacl(Acl.from_aces([extra, *aces]), protected=protected))
 
 
+# Peak RSS of the child's own address space. Not getrusage's ru_maxrss: Linux carries the
+# parent's high-water mark across fork+exec, so every child would report at least this
+# script's size (77 MB after the distinct-descriptor count) and floor and scan look alike.
+PEAK_RSS = textwrap.dedent("""
+    def peak_rss_mb():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+""")
+
 CHILD = {
     "floor": textwrap.dedent("""
-        import json, resource, ssl, sys, time, ldap3
+        import json, ssl, sys, time, ldap3
+        PEAK_RSS
         from ldap3.protocol.microsoft import security_descriptor_control
         cfg = json.loads(sys.argv[1])
         tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=cfg["ca"], valid_names=[cfg["name"]])
@@ -172,10 +183,11 @@ CHILD = {
                 controls=security_descriptor_control(sdflags=7), paged_size=1000, generator=True):
             count += entry.get("type") == "searchResEntry"
         print(json.dumps({"seconds": time.perf_counter() - start, "objects": count,
-                          "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                          "rss_mb": peak_rss_mb()}))
     """),
     "scan": textwrap.dedent("""
-        import json, resource, sys, time, tempfile
+        import json, sys, time, tempfile
+        PEAK_RSS
         from richcoex_kit.checks import CheckRequest
         from richcoex_kit.directory.ldap import LdapDirectory
         from richcoex_kit.scan import scan
@@ -189,9 +201,10 @@ CHILD = {
             seconds = time.perf_counter() - start
         print(json.dumps({"seconds": seconds, "objects": result.scanned, "failing": len(result.failing),
                           "distinct": result.distinct_descriptors,
-                          "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                          "rss_mb": peak_rss_mb()}))
     """),
 }
+CHILD = {kind: code.replace("PEAK_RSS\n", PEAK_RSS) for kind, code in CHILD.items()}
 
 
 def floor_config(info: LabInfo, scope: str = SCOPE) -> dict[str, str]:
