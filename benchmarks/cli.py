@@ -64,6 +64,8 @@ class Command:
 
 @dataclass(frozen=True)
 class Case:
+    """A subject, the baseline its ratio is taken against, and issue 14's target ratio."""
+
     name: str
     subject: Command
     baseline: Command
@@ -271,6 +273,8 @@ def print_table(rows: list[Row], repeat: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit 0 when every measured ratio meets its target, 1 when one does not (so a CI job
+    can watch for regressions), 3 when a timed process failed (its time would mean nothing)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5, help="alternating rounds per case (default 5)")
     parser.add_argument("--only", help=f"comma-separated cases: {', '.join(ORDER)}")
