@@ -202,9 +202,10 @@ CHILD = {
         from richcoex_kit.checks import CheckRequest
         from richcoex_kit.directory.ldap import LdapDirectory
         from richcoex_kit.scan import scan
-        from richcoex_kit.settings import Secret, Settings
+        from richcoex_kit.connection import ConnectionSpec
+        from richcoex_kit.settings import Secret
         cfg = json.loads(sys.argv[1])
-        settings = Settings(server="127.0.0.1", ca_file=cfg["ca"], tls_name=cfg["name"], bind_user="LAB\\\\Administrator")
+        settings = ConnectionSpec(server="127.0.0.1", ca_file=cfg["ca"], tls_name=cfg["name"], bind_user="LAB\\\\Administrator")
         directory = LdapDirectory(settings, lambda user: Secret(cfg["password"]))
         with tempfile.TemporaryFile("w+") as out:
             start = time.perf_counter()
