@@ -15,6 +15,7 @@ from typing import Any
 from .directory.base import AttributeState, Directory, DirectoryObject, DomainFacts, GroupFacts, SchemaAttribute
 from .directory.errors import AmbiguousError, NotFoundError
 from .findings import Finding, Status
+from .products import PRODUCTS, Product, infer_product, product
 from .request import CheckRequest
 from .schema import CLASSES, canonical_name, cross_check, property_set_name, select_attributes
 from .security import DescriptorError, SecurityDescriptor, Sid
@@ -79,12 +80,16 @@ class Facts:
     target: DirectoryObject | None
     target_class_guids: tuple[uuid.UUID, ...] = ()
     names: dict[str, str] = field(default_factory=dict)
+    product: Product = PRODUCTS["dirsync"]
+    product_source: str = "the default"
 
     def context(self) -> dict[str, Any]:
         """What the evidence keeps beside the findings: the request, the DC, the sync
         account and its token (one definition for the CLI, the runbooks and the runner)."""
         return {
             **self.request.context(),
+            "product": self.product.id,
+            "product_source": self.product_source,
             "sync_account_dn": self.sync_account.dn if self.sync_account else None,
             "domain": self.domain.base_dn,
             "dc": self.domain.dns_host_name,
@@ -145,6 +150,7 @@ def gather(directory: Directory, request: CheckRequest) -> Facts:
     domain = directory.domain()
     target = directory.find_object(request.user) if request.user else None
     account, problem = _resolve_sync_account(directory, request.sync_account)
+    chosen, product_source = resolve_product(request, account)
     group = directory.find_group(request.group)
     token = None
     if account is not None:
@@ -176,7 +182,18 @@ def gather(directory: Directory, request: CheckRequest) -> Facts:
         target=target,
         target_class_guids=class_guids,
         names=directory.names(sids),
+        product=chosen,
+        product_source=product_source,
     )
+
+
+def resolve_product(request: CheckRequest, account: DirectoryObject | None) -> tuple[Product, str]:
+    """The product the request names, else the one the sync account implies
+    (`products.infer_product`), and how it was decided (said in the evidence)."""
+    if request.product.lower() != "auto":
+        return product(request.product), "--product"
+    name = (account.sam_account_name if account is not None else None) or request.sync_account
+    return PRODUCTS[infer_product(name)], f"inferred from the sync account {name}"
 
 
 # -- the checks -----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 DEFAULT_SYNC_ACCOUNT = "MSOL_AD_Sync"
 DEFAULT_GROUP = "MSOL_AD_Sync_RichCoexistence"
 DEFAULT_ATTRIBUTES = "kb"
+DEFAULT_PRODUCT = "auto"
 
 
 @dataclass(frozen=True)
@@ -20,12 +21,14 @@ class CheckRequest:
     sync_account: str = DEFAULT_SYNC_ACCOUNT
     group: str = DEFAULT_GROUP
     attributes: str = DEFAULT_ATTRIBUTES
+    product: str = DEFAULT_PRODUCT  # dirsync, connect, cloudsync, or auto (see products.py)
 
     def context(self) -> dict[str, Any]:
         """The request as the evidence records it."""
         return {"user": self.user, "sync_account": self.sync_account, "group": self.group,
-                "attributes": self.attributes}  # fmt: skip
+                "attributes": self.attributes, "product": self.product}  # fmt: skip
 
     def parameters(self) -> dict[str, Any]:
         """The runbook parameters that carry this request (the object travels separately)."""
-        return {"sync_account": self.sync_account, "group": self.group, "attributes": self.attributes}
+        return {"sync_account": self.sync_account, "group": self.group, "attributes": self.attributes,
+                "product": self.product}  # fmt: skip
