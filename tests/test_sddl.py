@@ -1,6 +1,9 @@
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from richcoex_kit.security import Control, DescriptorError, SecurityDescriptor, Sid
+from tests.test_descriptor import descriptor_bytes, mutated
 
 DOMAIN = Sid.parse("S-1-5-21-1-2-3")
 WINDOWS_STYLE = (
@@ -56,3 +59,85 @@ def test_bad_sddl_is_a_one_line_descriptor_error(text, message):
     with pytest.raises(DescriptorError, match=message) as caught:
         SecurityDescriptor.from_sddl(text)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("O:S-1-5-21-" + "9" * 5000, "out of range"),
+        ("D:(A;;WP;;;S-1-5-21-" + "9" * 5000 + ")", "out of range"),
+        ("D:(A;;" + "9" * 5000 + ";;;AU)", "not a 32-bit decimal"),
+        ("D:(A;;0x" + "f" * 5000 + ";;;AU)", "not a 32-bit hexadecimal"),
+        ("D:(A;;٣٢;;;AU)", "not a 32-bit decimal"),
+        ("D:(A;0x100;WP;;;AU)", "not a hexadecimal byte"),
+        ("D:(OA;;WP;bf967a06-0de6-11d0-a285-00aa003049e٢;;AU)", "not a GUID"),
+        ("D:0x10(A;;WP;;;AU)", "not hex of this ACL's bits"),
+    ],
+)
+def test_oversized_and_non_ascii_numbers_are_descriptor_errors(text, message):
+    with pytest.raises(DescriptorError, match=message) as caught:
+        SecurityDescriptor.from_sddl(text)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 300
+
+
+def test_ace_flag_without_an_alias_is_written_in_hex():
+    sd = SecurityDescriptor.from_sddl("O:BAD:(A;0x32;WP;;;AU)(A;CIID;WP;;;AU)")
+    assert sd.dacl.aces[0].flags == 0x32
+    assert sd.to_sddl() == "O:BAD:(A;0x32;WP;;;AU)(A;CIID;WP;;;AU)"
+
+
+def test_acl_bits_without_a_present_acl_survive_in_hex():
+    # SACL_PROTECTED with no SACL, and a DACL stored while DACL_PRESENT is clear.
+    sd = SecurityDescriptor.from_sddl("O:BAD:P(A;;WP;;;AU)")
+    absent = SecurityDescriptor(0x8000 | Control.SACL_PROTECTED | Control.DACL_PROTECTED, sd.owner, None, None, sd.dacl)
+    text = absent.to_sddl()
+    assert text == "O:BAD:0x1000(A;;WP;;;AU)S:0x2000NO_ACCESS_CONTROL"
+    again = SecurityDescriptor.from_sddl(text)
+    assert again == absent and again.has_null_dacl and not again.control & Control.SACL_PRESENT
+    # What Windows writes is unchanged: present ACLs use letters, absent ones are omitted.
+    assert SecurityDescriptor(0x8000, sd.owner).to_sddl() == "O:BA"
+
+
+def _check_sddl_round_trip(raw: bytes, domain_sid: Sid | None = None) -> None:
+    """The claim, precisely: a descriptor from_bytes accepts either round-trips through
+    SDDL to an equal descriptor (equality = what SDDL carries, see SecurityDescriptor),
+    or — only when one of its ACEs is of a type SDDL is not written for, or malformed
+    inside — to_sddl refuses it with DescriptorError. The one exception: a descriptor with
+    no owner, group, DACL or SACL renders as "", which from_sddl refuses (an empty string
+    is a mistake far more often than a request for no DACL, i.e. full access)."""
+    try:
+        sd = SecurityDescriptor.from_bytes(raw)
+    except DescriptorError:
+        return
+    try:
+        text = sd.to_sddl(domain_sid)
+    except DescriptorError:
+        unwritable = False
+        for acl in (sd.dacl, sd.sacl):
+            if acl is None:
+                continue
+            try:
+                unwritable |= any(ace.opaque is not None for ace in acl.aces)
+            except DescriptorError:
+                unwritable = True
+        assert unwritable, "to_sddl refused a descriptor it can write"
+        return
+    if not text:
+        assert sd == SecurityDescriptor(0x8000)
+        return
+    again = SecurityDescriptor.from_sddl(text, domain_sid)
+    assert again == sd, text
+    assert again.to_sddl(domain_sid) == text
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(descriptor_bytes(), st.sampled_from([None, DOMAIN]))
+def test_every_descriptor_from_bytes_accepts_round_trips_through_sddl(raw, domain_sid):
+    _check_sddl_round_trip(raw, domain_sid)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_descriptors_round_trip_through_sddl_or_are_refused(samba_descriptors, data):
+    source = data.draw(st.one_of(st.sampled_from(sorted(samba_descriptors.values())), descriptor_bytes()))
+    _check_sddl_round_trip(data.draw(mutated(source)))

@@ -57,3 +57,31 @@ def test_malformed_binary_sids_say_what_is_wrong(data, message):
 def test_malformed_text_sids(text):
     with pytest.raises(DescriptorError):
         Sid.parse(text)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("S-1-5-21-" + "9" * 5000, "sub-authority 2 out of range"),
+        ("S-1-5-4294967296", "sub-authority 1 out of range"),
+        ("S-1-281474976710656-1", "authority out of range"),
+        ("S-1-0x1000000000000-1", "authority out of range"),
+        ("S-1-5-" + "-".join(["1"] * 16), "16 sub-authorities"),
+        ("S-1-٥-١٨", "not a SID"),
+        ("S-1-5-32-５４４", "not a SID"),
+    ],
+)
+def test_out_of_range_and_non_ascii_sids_are_one_line_errors(text, message):
+    with pytest.raises(DescriptorError, match=message) as caught:
+        Sid.parse(text)
+    assert len(str(caught.value)) < 200 and "\n" not in str(caught.value)
+
+
+def test_limits_and_the_hex_authority_windows_writes():
+    assert Sid.parse("S-1-5-4294967295").subauthorities == (4294967295,)
+    assert Sid.parse("S-1-5-00000000000000000018") == Sid.parse("S-1-5-18")
+    big = Sid.parse("S-1-0x00ABCDEF0123-7")  # 2**32 or more: Windows writes it in hex
+    assert big.authority == 0xABCDEF0123 and str(big) == "S-1-0x00ABCDEF0123-7"
+    assert Sid.parse(str(big)) == big == Sid.parse(f"S-1-{0xABCDEF0123}-7")
+    assert str(Sid.parse(f"S-1-{2**32 - 1}-7")) == f"S-1-{2**32 - 1}-7"
+    assert Sid.parse("S-1-0x000000000005-18") == Sid.parse("S-1-5-18")

@@ -128,7 +128,9 @@ class Ace:
 
 # Smallest AceSize per ACE type: header 4 + mask 4 + a SID of at least 8 bytes, and the
 # object flags field for object ACEs (MS-DTYP 2.4.4). Other types: just the header.
-_MIN_ACE_SIZE = bytes(16 if t < 4 else 20 if 4 < t < 9 else 4 for t in range(256))
+MIN_ACE_SIZE = bytes(16 if t < 4 else 20 if 4 < t < 9 else 4 for t in range(256))
+# The types that can grant or deny access (allow, deny, object allow, object deny).
+DECIDING_TYPES = bytes(1 if t in (0, 1, 5, 6) else 0 for t in range(256))
 
 
 def ace_sid_span(data: bytes, off: int, index: int) -> tuple[int, int]:
@@ -145,7 +147,12 @@ def ace_sid_span(data: bytes, off: int, index: int) -> tuple[int, int]:
         if object_flags & ~_KNOWN_OBJECT_FLAGS:
             raise DescriptorError(f"object ACE {index} has unknown flags 0x{object_flags:x}", off + 8)
         sid_at = off + 12 + 16 * ((object_flags & 1) + (object_flags >> 1 & 1))
-    if sid_at + 8 > ace_end or data[sid_at] != 1 or sid_at + 8 + 4 * data[sid_at + 1] > ace_end:
+    if (
+        sid_at + 8 > ace_end
+        or data[sid_at] != 1
+        or data[sid_at + 1] > 15  # MS-DTYP 2.4.2.2, as Sid.from_bytes checks owner and group
+        or sid_at + 8 + 4 * data[sid_at + 1] > ace_end
+    ):
         raise DescriptorError(f"ACE {index} trustee SID is malformed or does not fit the ACE", sid_at)
     return sid_at, sid_at + 8 + 4 * data[sid_at + 1]
 
@@ -171,8 +178,11 @@ def _decode_ace(data: bytes, off: int, index: int) -> Ace:
 
 def _walk_aces(data: bytes, start: int, end: int, count: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Validate the chain of ACEs — each at least its type's minimum size and inside the
-    ACL — and return their offsets, plus the indexes of the ACEs whose mask carries
-    WriteProperty or a generic right implying it (0x20; GA 0x1…, GW 0x4…).
+    ACL — and return their offsets, plus the indexes of the allow and deny ACEs whose mask
+    carries WriteProperty or a generic right implying it (0x20; GA 0x1…, GW 0x4…).
+
+    Only those types' masks are read: another type may be a bare 4-byte header, and reading
+    past it at the end of the ACL must not fail a valid descriptor.
 
     The one walk every descriptor pays for, kept to header and mask bytes: a scan runs
     it once per distinct descriptor in the forest, and the access check then looks only
@@ -181,15 +191,16 @@ def _walk_aces(data: bytes, start: int, end: int, count: int) -> tuple[tuple[int
     offsets: list[int] = []
     writers: list[int] = []
     append, mark = offsets.append, writers.append
-    minimum = _MIN_ACE_SIZE
+    minimum, deciding = MIN_ACE_SIZE, DECIDING_TYPES
     off = start
     index = 0
     try:
         for index in range(count):
+            ace_type = data[off]
             size = data[off + 2] | data[off + 3] << 8
-            if size < minimum[data[off]]:
+            if size < minimum[ace_type]:
                 raise DescriptorError(f"ACE {index} declares size {size}, too small for its type", off)
-            if data[off + 4] & 0x20 or data[off + 7] & 0x50:
+            if deciding[ace_type] and (data[off + 4] & 0x20 or data[off + 7] & 0x50):
                 mark(index)
             append(off)
             off += size
@@ -198,6 +209,19 @@ def _walk_aces(data: bytes, start: int, end: int, count: int) -> tuple[tuple[int
     if off > end:
         raise DescriptorError(f"ACE {len(offsets) - 1} runs past the end of the ACL", offsets[-1])
     return tuple(offsets), tuple(writers)
+
+
+def acl_header(data: bytes, offset: int) -> tuple[int, int, int, int, int]:
+    """Validate the ACL header at `offset` (revision, size within the buffer) and return
+    its fields: revision, sbz1, AclSize, AceCount, sbz2."""
+    if offset + 8 > len(data):
+        raise DescriptorError("ACL header is truncated", offset)
+    revision, sbz1, size, count, sbz2 = _ACL_HEADER.unpack_from(data, offset)
+    if revision not in (2, 4):
+        raise DescriptorError(f"ACL revision is {revision}, expected 2 or 4", offset)
+    if size < 8 or offset + size > len(data):
+        raise DescriptorError(f"ACL size {size} does not fit the buffer", offset + 2)
+    return revision, sbz1, size, count, sbz2
 
 
 class Acl:
@@ -241,13 +265,7 @@ class Acl:
 
     @classmethod
     def from_bytes(cls, data: bytes, offset: int = 0) -> Acl:
-        if offset + 8 > len(data):
-            raise DescriptorError("ACL header is truncated", offset)
-        revision, sbz1, size, count, sbz2 = _ACL_HEADER.unpack_from(data, offset)
-        if revision not in (2, 4):
-            raise DescriptorError(f"ACL revision is {revision}, expected 2 or 4", offset)
-        if size < 8 or offset + size > len(data):
-            raise DescriptorError(f"ACL size {size} does not fit the buffer", offset + 2)
+        revision, sbz1, size, count, sbz2 = acl_header(data, offset)
         raw = bytes(data[offset : offset + size])
         offsets, writers = _walk_aces(raw, 8, size, count)
         return cls(revision, raw, offsets, writers, None, (sbz1, sbz2))
@@ -301,13 +319,56 @@ _COMPONENTS = ("owner", "group", "sacl", "dacl")
 _DEFAULT_ORDER = ("owner", "group", "sacl", "dacl")
 
 
+def read_header(data: bytes) -> tuple[bytes, int, int, int, int, int, int, int]:
+    """Validate a self-relative descriptor's header and return the buffer as bytes, the
+    revision, Sbz1, control and the owner, group, SACL and DACL offsets (0: absent; any
+    other within the buffer, past the header)."""
+    if type(data) is not bytes:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise DescriptorError(f"a security descriptor is bytes, not {type(data).__name__}")
+        data = bytes(data)
+    end = len(data)
+    if end < 20:
+        raise DescriptorError(f"security descriptor is {end} bytes, shorter than its 20-byte header", 0)
+    revision, sbz1, control, owner, group, sacl, dacl = _HEADER.unpack_from(data)
+    if revision != 1:
+        raise DescriptorError(f"security descriptor revision is {revision}, expected 1", 0)
+    if not control & 0x8000:  # SE_SELF_RELATIVE
+        raise DescriptorError(f"security descriptor is not self-relative (control 0x{control:04x})", 2)
+    for name, off, where in (("owner", owner, 4), ("group", group, 8), ("sacl", sacl, 12), ("dacl", dacl, 16)):
+        if off and (off < 20 or off >= end):
+            raise DescriptorError(f"{name} offset {off} is outside the descriptor", where)
+    return data, revision, sbz1, control, owner, group, sacl, dacl
+
+
+def split_layout(data: bytes, spans: list[tuple[int, int, str]]) -> tuple[tuple[tuple[bytes, str], ...], bytes]:
+    """Check that the components' (start, end, name) spans do not overlap; return the gap
+    before each, in buffer order, and the bytes after the last."""
+    spans.sort()
+    layout, pos = [], _HEADER.size
+    for start, end, name in spans:
+        if start < pos:
+            raise DescriptorError(f"{name} overlaps another part of the descriptor", start)
+        layout.append((data[pos:start], name))
+        pos = end
+    return tuple(layout), data[pos:]
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class SecurityDescriptor:
     """A self-relative security descriptor.
 
-    Equality is semantic — the control bits SDDL expresses, owner, group and the entries
-    of both ACLs — so `from_sddl(sd.to_sddl()) == sd`; compare `to_bytes()` for bytes. `layout` remembers the
-    component order and any gap bytes of a parsed buffer so `to_bytes()` reproduces it.
+    Equality is over exactly what SDDL carries, so `from_sddl(sd.to_sddl()) == sd` (for
+    the ACE types SDDL spells, see `sddl`): the owner and group SIDs; the control bits in
+    SDDL_CONTROL_BITS (each ACL's present, protected, auto-inherited and
+    auto-inherit-required bits); and each ACL, None or its ACEs in stored order, each ACE
+    by type, flags, mask, trustee, ObjectType and InheritedObjectType (an uninterpreted
+    type by its body). Not compared, because SDDL has no place for them: the revision and
+    Sbz1 bytes, the other control bits (*_DEFAULTED, DACL_TRUSTED, SERVER_SECURITY,
+    RM_CONTROL_VALID; SELF_RELATIVE is always set), component order, gaps and trailing
+    bytes, ACL revision, Sbz fields and slack, and padding inside ACEs. Compare
+    `to_bytes()` for bytes: `layout` remembers the component order and gap bytes of a
+    parsed buffer so `to_bytes()` reproduces it.
     """
 
     control: int
@@ -353,23 +414,12 @@ class SecurityDescriptor:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SecurityDescriptor:
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise DescriptorError(f"a security descriptor is bytes, not {type(data).__name__}")
-        data = bytes(data)
-        if len(data) < _HEADER.size:
-            raise DescriptorError(f"security descriptor is {len(data)} bytes, shorter than its 20-byte header", 0)
-        revision, sbz1, control, *offsets = _HEADER.unpack_from(data)
-        if revision != 1:
-            raise DescriptorError(f"security descriptor revision is {revision}, expected 1", 0)
-        if not control & 0x8000:  # SE_SELF_RELATIVE
-            raise DescriptorError(f"security descriptor is not self-relative (control 0x{control:04x})", 2)
+        data, revision, sbz1, control, *offsets = read_header(data)
         parts: dict[str, object] = {}
         spans: list[tuple[int, int, str]] = []
-        for name, off, where in zip(_COMPONENTS, offsets, (4, 8, 12, 16), strict=True):
+        for name, off in zip(_COMPONENTS, offsets, strict=True):
             if not off:
                 continue
-            if off < _HEADER.size or off >= len(data):
-                raise DescriptorError(f"{name} offset {off} is outside the descriptor", where)
             if name in ("owner", "group"):
                 sid = Sid.from_bytes(data, off)
                 parts[name] = sid
@@ -378,19 +428,13 @@ class SecurityDescriptor:
                 acl = Acl.from_bytes(data, off)
                 parts[name] = acl
                 spans.append((off, off + len(acl.raw), name))
-        spans.sort()
-        layout, pos = [], _HEADER.size
-        for start, end, name in spans:
-            if start < pos:
-                raise DescriptorError(f"{name} overlaps another part of the descriptor", start)
-            layout.append((data[pos:start], name))
-            pos = end
+        layout, trailer = split_layout(data, spans)
         return cls(
             control,
             revision=revision,
             sbz1=sbz1,
-            layout=tuple(layout),
-            trailer=data[pos:],
+            layout=layout,
+            trailer=trailer,
             **parts,  # type: ignore[arg-type]
         )
 

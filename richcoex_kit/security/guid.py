@@ -8,9 +8,16 @@ conversion in the kit goes through these two functions.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from .errors import DescriptorError
+
+# The 8-4-4-4-12 form SDDL and AD tools write, in ASCII hex: uuid.UUID alone would also
+# take other scripts' digits and URN prefixes.
+_GUID_TEXT = re.compile(
+    r"(\{)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?(1)\})", re.IGNORECASE | re.ASCII
+)
 
 
 def guid_from_bytes(data: bytes, offset: int = 0) -> uuid.UUID:
@@ -28,7 +35,8 @@ def guid_to_bytes(value: uuid.UUID) -> bytes:
 
 def parse_guid(text: str) -> uuid.UUID:
     """A GUID from its string form (with or without braces), as a DescriptorError when not one."""
-    try:
-        return uuid.UUID(text.strip().strip("{}"))
-    except ValueError:
-        raise DescriptorError(f"{text!r} is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)") from None
+    match = _GUID_TEXT.fullmatch(text.strip())
+    if not match:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise DescriptorError(f"{shown!r} is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")
+    return uuid.UUID(match.group(2))

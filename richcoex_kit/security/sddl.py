@@ -2,6 +2,24 @@
 
 Engineers paste SDDL from `Get-Acl … | Select Sddl` and dsacls into tickets; the kit's
 dry-run diff and ACL viewer show the same spelling so the two can be compared by eye.
+
+`from_sddl(to_sddl(sd)) == sd` for every descriptor `from_bytes` accepts whose ACEs are
+all of the eight types SDDL spells here (A, D, OA, OD, AU, AL, OU, OL) and decode; for any
+other, `to_sddl` raises DescriptorError rather than render something lossy (a callback
+ACE's body is a binary expression, arbitrary bytes in general, which SDDL cannot carry).
+Equality is over what SDDL carries (see `SecurityDescriptor`). Where Windows' SDDL has no
+spelling, the kit writes hex, and reads it back:
+
+- an access mask with a bit SDDL has no letters for: `0x…` (as Windows writes it);
+- ACE flags with a bit SDDL has no letters for (0x20, CRITICAL_ACE_FLAG): `0x…` in the
+  flags field, e.g. `(A;0x32;WP;;;AU)`;
+- an ACL the control word marks absent (DACL_PRESENT or SACL_PRESENT clear) but that
+  still has control bits or a stored ACL: `D:0x1000(…)` — the ACL's control bits in hex,
+  its present bit clear — instead of being dropped (Windows omits it: absent means the
+  ACL is ignored, which for the DACL means everyone has full access).
+
+Windows only ever writes the first of these, so the other two appear only for
+descriptors Windows would not show faithfully either.
 """
 
 from __future__ import annotations
@@ -28,7 +46,11 @@ _RIGHT_OF_CODE = dict(SDDL_RIGHTS) | {
 }
 _FLAG_OF_CODE = dict(SDDL_ACE_FLAGS)
 _ALL_SDDL_RIGHTS = sum(bit for _, bit in SDDL_RIGHTS)
+_ALL_SDDL_FLAGS = sum(bit for _, bit in SDDL_ACE_FLAGS)
 _SECTION = re.compile(r"([OGDS]):")
+# ASCII only: int() would also read other scripts' digits, which Windows does not.
+_HEX = re.compile(r"0x0*([0-9a-f]{1,8})", re.IGNORECASE | re.ASCII)
+_DECIMAL = re.compile(r"0*([0-9]{1,10})", re.ASCII)
 
 _DACL_FLAGS = (
     ("P", Control.DACL_PROTECTED),
@@ -40,6 +62,18 @@ _SACL_FLAGS = (
     ("AR", Control.SACL_AUTO_INHERIT_REQ),
     ("AI", Control.SACL_AUTO_INHERITED),
 )
+# Each ACL's present bit and the control bits that belong to it.
+_DACL_BITS = (int(Control.DACL_PRESENT), sum(bit for _, bit in _DACL_FLAGS) | Control.DACL_PRESENT)
+_SACL_BITS = (int(Control.SACL_PRESENT), sum(bit for _, bit in _SACL_FLAGS) | Control.SACL_PRESENT)
+
+
+def _hex_value(text: str, limit: int) -> int | None:
+    """`0x…` text as a number no greater than `limit`, or None when it is not that."""
+    match = _HEX.fullmatch(text)
+    if not match:
+        return None
+    value = int(match.group(1), 16)
+    return value if value <= limit else None
 
 
 def mask_to_sddl(mask: int) -> str:
@@ -53,14 +87,31 @@ def ace_to_sddl(ace: Ace, domain_sid: Sid | None = None) -> str:
     code = SDDL_ACE_TYPES.get(ace.type)
     if code is None or ace.opaque is not None or ace.sid is None:
         raise DescriptorError(f"ACE type 0x{ace.type:02x} has no SDDL form this kit writes")
-    flags = "".join(name for name, bit in SDDL_ACE_FLAGS if ace.flags & bit)
+    if ace.flags & ~_ALL_SDDL_FLAGS:
+        flags = f"0x{ace.flags:x}"
+    else:
+        flags = "".join(name for name, bit in SDDL_ACE_FLAGS if ace.flags & bit)
     object_type = str(ace.object_type) if ace.object_type else ""
     inherited = str(ace.inherited_object_type) if ace.inherited_object_type else ""
     return f"({code};{flags};{mask_to_sddl(ace.mask)};{object_type};{inherited};{sid_to_sddl(ace.sid, domain_sid)})"
 
 
-def _acl_to_sddl(prefix: str, acl: Acl | None, control: int, flags, domain_sid: Sid | None) -> str:
-    text = "".join(code for code, bit in flags if control & bit)
+def _acl_to_sddl(
+    prefix: str,
+    acl: Acl | None,
+    control: int,
+    flags: tuple[tuple[str, int], ...],
+    bits: tuple[int, int],
+    domain_sid: Sid | None,
+) -> str:
+    """One D: or S: section; empty when the ACL is absent and nothing else says otherwise."""
+    present, own_bits = bits
+    if control & present:
+        text = "".join(code for code, bit in flags if control & bit)
+    elif acl is None and not control & own_bits:
+        return ""
+    else:
+        text = f"0x{control & own_bits:x}"
     if acl is None:
         return f"{prefix}:{text}NO_ACCESS_CONTROL"
     return f"{prefix}:{text}" + "".join(ace_to_sddl(ace, domain_sid) for ace in acl)
@@ -73,10 +124,8 @@ def descriptor_to_sddl(sd: SecurityDescriptor, domain_sid: Sid | None = None) ->
         parts.append(f"O:{sid_to_sddl(sd.owner, domain_sid)}")
     if sd.group is not None:
         parts.append(f"G:{sid_to_sddl(sd.group, domain_sid)}")
-    if sd.control & Control.DACL_PRESENT or sd.dacl is not None:
-        parts.append(_acl_to_sddl("D", sd.dacl, sd.control, _DACL_FLAGS, domain_sid))
-    if sd.control & Control.SACL_PRESENT or sd.sacl is not None:
-        parts.append(_acl_to_sddl("S", sd.sacl, sd.control, _SACL_FLAGS, domain_sid))
+    parts.append(_acl_to_sddl("D", sd.dacl, sd.control, _DACL_FLAGS, _DACL_BITS, domain_sid))
+    parts.append(_acl_to_sddl("S", sd.sacl, sd.control, _SACL_FLAGS, _SACL_BITS, domain_sid))
     return "".join(parts)
 
 
@@ -102,13 +151,15 @@ def _split_sections(text: str) -> dict[str, str]:
 
 
 def _parse_mask(text: str) -> int:
-    if text.lower().startswith("0x"):
-        try:
-            value = int(text, 16)
-        except ValueError:
-            raise DescriptorError(f"access mask {text!r} is not hexadecimal") from None
-    elif text.isdigit():
-        value = int(text)
+    if text[:2].lower() == "0x":
+        value = _hex_value(text, 0xFFFFFFFF)
+        if value is None:
+            raise DescriptorError(f"access mask {text[:40]!r} is not a 32-bit hexadecimal number")
+    elif text[:1].isdigit():
+        match = _DECIMAL.fullmatch(text)
+        value = int(match.group(1)) if match else None
+        if value is None or value > 0xFFFFFFFF:
+            raise DescriptorError(f"access mask {text[:40]!r} is not a 32-bit decimal number")
     else:
         if len(text) % 2:
             raise DescriptorError(f"access rights {text!r} are not two-letter codes")
@@ -118,9 +169,25 @@ def _parse_mask(text: str) -> int:
             if code not in _RIGHT_OF_CODE:
                 raise DescriptorError(f"unknown access right {code!r} in {text!r}")
             value |= _RIGHT_OF_CODE[code]
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise DescriptorError(f"access mask {text!r} is out of range")
     return value
+
+
+def _parse_ace_flags(text: str, ace_text: str) -> int:
+    """Two-letter flags, or `0x…` for a byte with a bit SDDL has no letters for."""
+    if text[:2].lower() == "0x":
+        value = _hex_value(text, 0xFF)
+        if value is None:
+            raise DescriptorError(f"ACE flags {text[:20]!r} are not a hexadecimal byte")
+        return value
+    if len(text) % 2:
+        raise DescriptorError(f"ACE flags {text!r} are not two-letter codes")
+    flags = 0
+    for pos in range(0, len(text), 2):
+        flag = text[pos : pos + 2].upper()
+        if flag not in _FLAG_OF_CODE:
+            raise DescriptorError(f"unknown ACE flag {flag!r} in {ace_text!r}")
+        flags |= _FLAG_OF_CODE[flag]
+    return flags
 
 
 def ace_from_sddl(text: str, domain_sid: Sid | None = None) -> Ace:
@@ -132,14 +199,7 @@ def ace_from_sddl(text: str, domain_sid: Sid | None = None) -> Ace:
     ace_type = _TYPE_OF_CODE.get(code.upper())
     if ace_type is None:
         raise DescriptorError(f"unknown ACE type {code!r} in {text!r}")
-    if len(flag_text) % 2:
-        raise DescriptorError(f"ACE flags {flag_text!r} are not two-letter codes")
-    flags = 0
-    for pos in range(0, len(flag_text), 2):
-        flag = flag_text[pos : pos + 2].upper()
-        if flag not in _FLAG_OF_CODE:
-            raise DescriptorError(f"unknown ACE flag {flag!r} in {text!r}")
-        flags |= _FLAG_OF_CODE[flag]
+    flags = _parse_ace_flags(flag_text, text)
     object_type = parse_guid(object_text) if object_text else None
     inherited = parse_guid(inherited_text) if inherited_text else None
     if (object_type or inherited) and ace_type not in OBJECT_ACE_TYPES:
@@ -147,22 +207,33 @@ def ace_from_sddl(text: str, domain_sid: Sid | None = None) -> Ace:
     return Ace(ace_type, flags, _parse_mask(rights), sid_from_sddl(sid_text, domain_sid), object_type, inherited)
 
 
-def _parse_acl(text: str, flags_table, domain_sid: Sid | None) -> tuple[int, Acl | None]:
+def _parse_acl(
+    text: str, flags_table: tuple[tuple[str, int], ...], bits: tuple[int, int], domain_sid: Sid | None
+) -> tuple[int, Acl | None]:
+    """One section's body → the ACL's control bits (its present bit included) and the ACL."""
     head, _, rest = text.partition("(")
-    control, remaining = 0, head
+    present, own_bits = bits
+    remaining = head
     if "NO_ACCESS_CONTROL" in remaining:
         remaining = remaining.replace("NO_ACCESS_CONTROL", "", 1)
         null_acl = True
     else:
         null_acl = False
-    while remaining:
-        for code, bit in flags_table:
-            if remaining.upper().startswith(code):
-                control |= bit
-                remaining = remaining[len(code) :]
-                break
-        else:
-            raise DescriptorError(f"unknown ACL flags {head!r} (expected P, AI, AR or NO_ACCESS_CONTROL)")
+    if remaining[:2].lower() == "0x":
+        # The kit's spelling of an ACL with its present bit clear (see the module doc).
+        control = _hex_value(remaining, 0xFFFF)
+        if control is None or control & ~own_bits:
+            raise DescriptorError(f"ACL control {remaining[:20]!r} is not hex of this ACL's bits (0x{own_bits:x})")
+    else:
+        control = present
+        while remaining:
+            for code, bit in flags_table:
+                if remaining.upper().startswith(code):
+                    control |= bit
+                    remaining = remaining[len(code) :]
+                    break
+            else:
+                raise DescriptorError(f"unknown ACL flags {head[:40]!r} (expected P, AI, AR, NO_ACCESS_CONTROL or 0x…)")
     if null_acl:
         if rest:
             raise DescriptorError("NO_ACCESS_CONTROL cannot be followed by ACEs")
@@ -173,7 +244,7 @@ def _parse_acl(text: str, flags_table, domain_sid: Sid | None) -> tuple[int, Acl
     aces = []
     for match in re.finditer(r"\(([^()]*)\)|([^()]+)", body):
         if match.group(2) is not None:
-            raise DescriptorError(f"unexpected text {match.group(2)!r} between ACEs")
+            raise DescriptorError(f"unexpected text {match.group(2)[:40]!r} between ACEs")
         aces.append(ace_from_sddl(match.group(1), domain_sid))
     return control, Acl.from_aces(aces)
 
@@ -188,9 +259,9 @@ def descriptor_from_sddl(text: str, domain_sid: Sid | None = None) -> SecurityDe
     group = sid_from_sddl(sections["G"], domain_sid) if "G" in sections else None
     dacl = sacl = None
     if "D" in sections:
-        flags, dacl = _parse_acl(sections["D"], _DACL_FLAGS, domain_sid)
-        control |= Control.DACL_PRESENT | flags
+        bits, dacl = _parse_acl(sections["D"], _DACL_FLAGS, _DACL_BITS, domain_sid)
+        control |= bits
     if "S" in sections:
-        flags, sacl = _parse_acl(sections["S"], _SACL_FLAGS, domain_sid)
-        control |= Control.SACL_PRESENT | flags
+        bits, sacl = _parse_acl(sections["S"], _SACL_FLAGS, _SACL_BITS, domain_sid)
+        control |= bits
     return SecurityDescriptor(control, owner, group, sacl, dacl)

@@ -13,8 +13,13 @@ import struct
 
 from .errors import DescriptorError
 
-_SID_TEXT = re.compile(r"^S-1-(\d+)((?:-\d+){0,15})$", re.IGNORECASE)
+# ASCII digits only: `\d` and int() also take other scripts' digits (S-1-٥-١٨), which
+# Windows' ConvertStringSidToSid rejects. The authority may be written in hex, as Windows
+# writes one of 2**32 or more (MS-DTYP 2.4.2.1).
+_SID_TEXT = re.compile(r"S-1-(0x[0-9a-f]+|[0-9]+)((?:-[0-9]+)*)", re.IGNORECASE | re.ASCII)
 _MAX_SUBAUTHORITIES = 15
+_MAX_AUTHORITY = (1 << 48) - 1
+_MAX_SUBAUTHORITY = (1 << 32) - 1
 
 
 class Sid:
@@ -42,16 +47,37 @@ class Sid:
 
     @classmethod
     def parse(cls, text: str | Sid) -> Sid:
-        """A SID from `S-1-…` text (or a Sid, returned as is)."""
+        """A SID from `S-1-…` text (or a Sid, returned as is).
+
+        At most 15 sub-authorities, each below 2**32, and an identifier authority below
+        2**48, in ASCII digits; anything else is a one-line DescriptorError. Lengths are
+        checked before any int() so a 5,000-digit component fails as out of range, not
+        as Python's int-string limit.
+        """
         if isinstance(text, Sid):
             return text
-        match = _SID_TEXT.match(text.strip())
+        if not isinstance(text, str):
+            raise DescriptorError(f"a SID is text or a Sid, not {type(text).__name__}")
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        match = _SID_TEXT.fullmatch(text.strip())
         if not match:
-            raise DescriptorError(f"{text!r} is not a SID (expected S-1-<authority>-<sub-authority>…)")
-        authority = int(match.group(1))
-        subs = [int(part) for part in match.group(2).split("-")[1:]]
-        if authority >= 1 << 48 or any(sub >= 1 << 32 for sub in subs):
-            raise DescriptorError(f"{text!r} has a component out of range")
+            raise DescriptorError(f"{shown!r} is not a SID (expected S-1-<authority>-<sub-authority>…)")
+        authority_text, subs_text = match.groups()
+        parts = subs_text.split("-")[1:]
+        if len(parts) > _MAX_SUBAUTHORITIES:
+            raise DescriptorError(f"{shown!r} has {len(parts)} sub-authorities, at most 15 are allowed")
+        if authority_text[:2].lower() == "0x":
+            authority = _bounded(authority_text[2:], 12, 16)
+        else:
+            authority = _bounded(authority_text, 15, 10)
+        if authority is None or authority > _MAX_AUTHORITY:
+            raise DescriptorError(f"{shown!r} has an identifier authority out of range (at most 2**48 - 1)")
+        subs = []
+        for position, part in enumerate(parts, 1):
+            value = _bounded(part, 10, 10)
+            if value is None or value > _MAX_SUBAUTHORITY:
+                raise DescriptorError(f"{shown!r} has sub-authority {position} out of range (at most 4294967295)")
+            subs.append(value)
         return cls(bytes((1, len(subs))) + authority.to_bytes(6, "big") + struct.pack(f"<{len(subs)}I", *subs))
 
     def to_bytes(self) -> bytes:
@@ -79,8 +105,10 @@ class Sid:
         return Sid.parse("S-1-5-" + "-".join(str(s) for s in subs[:4]))
 
     def __str__(self) -> str:
+        """`S-1-…` as Windows writes it: an authority of 2**32 or more in hex (MS-DTYP 2.4.2.1)."""
         parts = "".join(f"-{sub}" for sub in self.subauthorities)
-        return f"S-1-{self.authority}{parts}"
+        authority = self.authority
+        return f"S-1-{authority if authority < 1 << 32 else f'0x{authority:012X}'}{parts}"
 
     def __repr__(self) -> str:
         return f"Sid('{self}')"
@@ -108,6 +136,12 @@ class Sid:
             if relative:
                 return f"{domain_name}\\{relative}" if domain_name else relative
         return None
+
+
+def _bounded(digits: str, max_digits: int, base: int) -> int | None:
+    """The value of ASCII `digits`, or None when it has more significant digits than allowed."""
+    significant = digits.lstrip("0") or "0"
+    return int(significant, base) if len(significant) <= max_digits else None
 
 
 # Fixed SIDs, named as Windows shows them (MS-DTYP 2.4.2.4).
