@@ -203,7 +203,7 @@ def workspace(tmp_path: Path) -> Iterator[Path]:
     (JupyterLab, its kernel — whose connection file is in the private runtime dir — Chromium)."""
     yield tmp_path
     deadline = time.monotonic() + 10
-    while (left := processes_mentioning(str(tmp_path))) and time.monotonic() < deadline:
+    while (left := processes_mentioning(f"{tmp_path}/")) and time.monotonic() < deadline:
         time.sleep(0.2)
     for pid, _ in left:
         os.kill(pid, signal.SIGKILL)
@@ -353,7 +353,7 @@ def test_runbook_03_acl_viewer_renders_rows_and_the_trustee_filter_changes_them(
         failure = workspace / "failure.png"
         try:
             browser.screenshot(failure)
-            print(f"screenshot of the failure: {failure}")
+            print(f"screenshot of the failure: {failure} (JupyterLab's and Chromium's logs beside it)")
         except Exception as error:
             print(f"no screenshot of the failure: {error}")
         raise
