@@ -10,6 +10,11 @@ if ! command -v samba >/dev/null || ! command -v samba-tool >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind ldb-tools >/dev/null
 fi
+if ! command -v chromium >/dev/null; then
+  echo "== installing Chromium for the browser test (apt)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 
 echo "== installing richcoex-kit[test] into .venv" >&2
 python3 -m venv .venv
