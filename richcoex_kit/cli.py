@@ -7,6 +7,7 @@ malformed input) — with one line on stderr, never a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -20,7 +21,8 @@ from .connection import FIELDS, ConnectionSpec
 from .dn import first_rdn
 from .errors import EXIT_COULD_NOT_RUN, EXPECTED_ERRORS, exit_code_of, one_line
 from .findings import NEEDS_ATTENTION, Finding, Status, document, exit_code
-from .request import DEFAULT_ATTRIBUTES, DEFAULT_GROUP, DEFAULT_SYNC_ACCOUNT, CheckRequest
+from .products import PRODUCT_IDS
+from .request import DEFAULT_ATTRIBUTES, DEFAULT_GROUP, DEFAULT_PRODUCT, DEFAULT_SYNC_ACCOUNT, CheckRequest
 from .targets import announce, open_target
 
 
@@ -84,10 +86,23 @@ def check_options(command: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="kb (the KB's six), entra (the nine Azure AD Connect writes back) or NAME,NAME…",
         ),
+        click.option(
+            "--product",
+            type=click.Choice(["auto", *PRODUCT_IDS]),
+            default=DEFAULT_PRODUCT,
+            show_default=True,
+            help="The sync product: dirsync, connect (Entra Connect Sync), cloudsync (Entra Cloud Sync); "
+            "auto takes it from --sync-state, else infers it from the sync account.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def make_request(kw: dict[str, Any], user: str | None = None) -> CheckRequest:
+    """Pop the check options from a command's keyword arguments into a CheckRequest."""
+    return CheckRequest(user, *(kw.pop(name) for name in ("sync_account", "group", "attributes", "product")))
 
 
 def make_target(kw: dict[str, Any]) -> ConnectionSpec:
@@ -140,9 +155,7 @@ def main() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Emit the richcoex.findings/1 document on stdout.")
 @guarded
-def check(
-    user: str, sync_account: str, group: str, attributes: str, sync_state: str | None, as_json: bool, **kw: Any
-) -> None:
+def check(user: str, sync_state: str | None, as_json: bool, **kw: Any) -> None:
     """Run every KB 2406830 check for one object: (with --sync-state) write-back enabled,
     cycle idle, export errors; group, membership, schema, inheritance, AdminSDHolder, and
     effective WriteProperty on each write-back attribute.
@@ -154,10 +167,11 @@ def check(
     from .syncserver import SyncState, account_from_state, sync_findings
 
     target = make_target(kw)
+    request = make_request(kw, user)
     state = SyncState.load(sync_state) if sync_state else None
-    sync_account = account_from_state(sync_account, state)
+    request = dataclasses.replace(request, sync_account=account_from_state(request.sync_account, state))
     with open_target(target) as directory:
-        facts, findings = run_checks(directory, CheckRequest(user, sync_account, group, attributes))
+        facts, findings = run_checks(directory, request)
         if state is not None:
             findings = sync_findings(state) + findings
         doc = document(findings, directory.target(), __version__, context={**facts.context(), **provenance()})
@@ -202,9 +216,6 @@ def run(
     sync_state: str | None,
     parameters: tuple[str, ...],
     timeout: int,
-    sync_account: str,
-    group: str,
-    attributes: str,
     **kw: Any,
 ) -> None:
     """Execute the runbooks headless with papermill and write an evidence bundle:
@@ -227,7 +238,7 @@ def run(
             raise click.UsageError(f"-p {item!r}: expected NAME=VALUE")
         extra[name.strip()] = value
     target = make_target(kw)
-    request = RunRequest(target=target, check=CheckRequest(None, sync_account, group, attributes), users=list(users),
+    request = RunRequest(target=target, check=make_request(kw), users=list(users),
                          steps=[s for s in (steps or "").split(",") if s], output=Path(output),
                          sync_state=sync_state, extra=extra, timeout=timeout)  # fmt: skip
     try:
@@ -285,9 +296,6 @@ def scan(
     csv_path: str | None,
     html_path: str | None,
     as_json: bool,
-    sync_account: str,
-    group: str,
-    attributes: str,
     **kw: Any,
 ) -> None:
     """Scan an OU (--base) or the whole domain: every object whose write-back would fail,
@@ -310,8 +318,8 @@ def scan(
     scope = kw.pop("base")  # for a scan, --base is the scope; the account and group are found domain-wide
     if scope:
         check_dn(scope, "--base")
+    request = make_request(kw)
     target = make_target({**kw, "base": ""})
-    request = CheckRequest(None, sync_account, group, attributes)
     with (
         open_target(target) as directory,
         open(csv_path, "w", newline="") if csv_path else contextlib.nullcontext() as out,
@@ -388,9 +396,6 @@ def fix(
     drop_explicit: bool,
     adminsdholder: bool,
     create_group_in: str | None,
-    sync_account: str,
-    group: str,
-    attributes: str,
     **kw: Any,
 ) -> None:
     """Plan the least-privilege fix for one object and show it as an SDDL diff; with
@@ -409,7 +414,7 @@ def fix(
 
     target = make_target(kw)
     _live(target, "fix")
-    request = CheckRequest(user, sync_account, group, attributes)
+    request = make_request(kw, user)
     options = FixOptions(scope_ou, remove_deny, drop_explicit, adminsdholder, create_group_in)
     with open_target(target) as directory:
         plan = plan_fix(directory, request, options)
@@ -474,7 +479,7 @@ def collect_sync(print_script: bool) -> None:
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The snapshot file to write.")
 @click.option("--user", "users", multiple=True, help="An object to capture (repeat for several).")
 @guarded
-def collect(out: str, users: tuple[str, ...], sync_account: str, group: str, attributes: str, **kw: Any) -> None:
+def collect(out: str, users: tuple[str, ...], **kw: Any) -> None:
     """Capture a snapshot: exactly what the runbooks read for the given objects, so a
     support engineer can run every runbook offline (--snapshot FILE). Holds descriptors,
     SIDs and names; never a password. Shows progress on stderr.
@@ -484,8 +489,9 @@ def collect(out: str, users: tuple[str, ...], sync_account: str, group: str, att
     from .collect import collect_to_file
 
     target = make_target(kw)
+    request = make_request(kw)
     with open_target(target) as directory:
-        path = collect_to_file(directory, Path(out), list(users), sync_account, group, attributes)
+        path = collect_to_file(directory, Path(out), list(users), request)
     click.echo(f"snapshot written: {path} ({len(users)} object(s))")
 
 

@@ -7,6 +7,7 @@ password, no attribute the checks do not read).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -47,13 +48,10 @@ def collect_to_file(
     directory: Directory,
     out: Path,
     users: list[str],
-    sync_account: str,
-    group: str,
-    attributes: str,
+    request: CheckRequest,
     progress: bool = True,
 ) -> Path:
-    select_attributes(attributes)  # fail on a bad --attributes before reading anything
-    requests = [CheckRequest(user, sync_account, group, attributes) for user in users] or [
-        CheckRequest(None, sync_account, group, attributes)
-    ]
+    """Capture `request` for each of `users` (or, with none, the account and group only)."""
+    select_attributes(request.attributes)  # fail on a bad --attributes before reading anything
+    requests = [dataclasses.replace(request, user=user) for user in users] or [request]
     return capture(directory, requests, progress=progress).save(out)

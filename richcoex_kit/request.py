@@ -4,6 +4,8 @@ directory code, and one place holds the defaults every entry point shows."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,3 +34,10 @@ class CheckRequest:
         """The runbook parameters that carry this request (the object travels separately)."""
         return {"sync_account": self.sync_account, "group": self.group, "attributes": self.attributes,
                 "product": self.product}  # fmt: skip
+
+    @classmethod
+    def from_parameters(cls, namespace: Mapping[str, Any], user: str | None = None) -> CheckRequest:
+        """The request a runbook's parameters name (its globals()), for `user`: every
+        check parameter taken by its name, as `ConnectionSpec.from_parameters` does."""
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "user"]
+        return cls(user or None, **{name: namespace[name] for name in names if name in namespace})

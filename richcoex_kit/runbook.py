@@ -34,7 +34,8 @@ from .syncserver import SyncState
 from .views import esc, findings_table, records_table, wrap
 
 __all__ = [
-    "Confirmation", "Fix", "Step", "acl_viewer", "apply_fixes", "attribute_grid", "confirm", "confirmed_findings",
+    "Confirmation", "Fix", "Step", "acl_viewer", "apply_fixes", "attribute_grid", "check_request", "confirm",
+    "confirmed_findings",
     "describe", "export_errors", "fix_panel", "group_panel", "objects_to_check", "open_directory", "plan_for", "record",
     "scan_report", "scan_scope", "scan_table", "show", "show_next_steps", "sync_state", "sync_step",
 ]  # fmt: skip
@@ -76,6 +77,11 @@ def open_directory(parameters: Mapping[str, Any]) -> Directory:
     for line in warnings_for(spec):
         print(line)
     return open_target(spec)
+
+
+def check_request(parameters: Mapping[str, Any], user: str | None = None) -> CheckRequest:
+    """What the runbook's parameters (pass `globals()`) ask to check, for `user`."""
+    return CheckRequest.from_parameters(parameters, user)
 
 
 def describe(directory: Directory) -> str:
@@ -138,8 +144,8 @@ def export_errors(state: SyncState | None) -> Any:
                  f"(pass the same sync_state there):</p>{table}")  # fmt: skip
 
 
-def scan_scope(directory: Directory, scope: str, sync_account: str, group: str, attributes: str,
-               page_size: int = 1000, csv_path: str = "") -> tuple[Step, Any]:  # fmt: skip
+def scan_scope(directory: Directory, scope: str, request: CheckRequest, page_size: int = 1000,
+               csv_path: str = "") -> tuple[Step, Any]:  # fmt: skip
     """Runbook 05: scan `scope`, showing progress per page; the failing objects become findings.
 
     Progress is a display that is updated in place (not a tqdm widget), so the executed
@@ -154,7 +160,6 @@ def scan_scope(directory: Directory, scope: str, sync_account: str, group: str, 
         rate = scanned / max(time.perf_counter() - started, 1e-6)
         handle.update(_html(f"<p>scan: {scanned:,} objects read, {failing:,} failing, {rate:,.0f} objects/s</p>"))
 
-    request = CheckRequest(None, sync_account, group, attributes)
     with open(csv_path, "w", newline="") if csv_path else contextlib.nullcontext() as out:
         step, result = scan_step(directory, scope, request, page_size, out, progress)
     progress(result.scanned, len(result.failing))

@@ -55,10 +55,9 @@ class Step:
     findings: list[Finding] = field(default_factory=list)
 
     @classmethod
-    def run(cls, name: str, directory: Directory, user: str | None, sync_account: str, group: str,
-            attributes: str) -> Step:  # fmt: skip
-        step = cls(name, directory, CheckRequest(user or None, sync_account, group, attributes))
-        step.facts, step.findings = run_checks(directory, step.request)
+    def run(cls, name: str, directory: Directory, request: CheckRequest) -> Step:
+        step = cls(name, directory, request)
+        step.facts, step.findings = run_checks(directory, request)
         return step
 
     def select(self, *prefixes: str) -> list[Finding]:

@@ -58,6 +58,10 @@ def test_every_runbook_opens_its_target_from_all_its_parameters():
     for path in sorted(RUNBOOKS.glob("[0-9][0-9]-*.ipynb")):
         source = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
         assert "rb.open_directory(globals())" in source, path.name
+        declared = papermill.inspect_notebook(str(path))
+        if "sync_account" in declared:
+            assert {"group", "attributes", "product"} <= set(declared), f"{path.name} lacks a check parameter"
+            assert "rb.check_request(globals()" in source, f"{path.name} passes its check parameters by hand"
 
 
 def test_back_ends_are_never_told_apart_by_type():

@@ -18,7 +18,7 @@ def lab() -> SnapshotDirectory:
 
 
 def test_acl_viewer_highlights_deciding_aces_and_filters(lab):
-    step = rb.Step.run("03", lab, "rc-deny", "MSOL_AD_Sync", "MSOL_AD_Sync_RichCoexistence", "kb")
+    step = rb.Step.run("03", lab, CheckRequest("rc-deny"))
     viewer = rb.acl_viewer(step)
     assert isinstance(viewer, AclViewer)
     everything = len(viewer.rows)
@@ -40,7 +40,7 @@ def test_acl_viewer_highlights_deciding_aces_and_filters(lab):
 
 
 def test_acl_viewer_says_when_inheritance_is_off(lab):
-    step = rb.Step.run("03", lab, "rc-noinherit", "MSOL_AD_Sync", "MSOL_AD_Sync_RichCoexistence", "kb")
+    step = rb.Step.run("03", lab, CheckRequest("rc-noinherit"))
     assert "inheritance <b>disabled</b>" in rb.acl_viewer(step).to_html()
 
 
@@ -60,7 +60,7 @@ def test_group_panel_rechecks_another_account_on_click(lab):
 
 
 def test_attribute_grid_joins_verdicts_values_and_the_dcs_word(lab):
-    step = rb.Step.run("04", lab, "rc-proxyonly", "MSOL_AD_Sync", "MSOL_AD_Sync_RichCoexistence", "kb")
+    step = rb.Step.run("04", lab, CheckRequest("rc-proxyonly"))
     confirmation = rb.confirm(step)
     assert confirmation.allowed == frozenset({"proxyaddresses"})
     grid = rb.attribute_grid(step, confirmation)

@@ -10,6 +10,7 @@ from richcoex_kit import runbook as rb
 from richcoex_kit.lab import scenarios as sc
 from richcoex_kit.lab.seed import admin_directory
 from richcoex_kit.remedy import restore
+from richcoex_kit.request import CheckRequest
 from richcoex_kit.schema import ATTRIBUTE_SETS
 
 from .conftest import attempt_writes, connect_args, run_cli
@@ -61,7 +62,7 @@ def test_apply_fix_false_writes_nothing(lab, tmp_path):
 
 def test_the_fix_panel_writes_only_after_review_and_confirmation(lab, tmp_path):
     with admin_directory(lab) as admin:
-        step = rb.Step.run("02", admin, None, sc.OUTSIDER_SYNC_ACCOUNT, sc.GROUP, "kb")
+        step = rb.Step.run("02", admin, CheckRequest(None, sc.OUTSIDER_SYNC_ACCOUNT, sc.GROUP))
         fix = rb.plan_for(step, str(tmp_path))
         panel = rb.fix_panel(fix)
         assert panel.button.disabled and "ADD MEMBER CN=MSOL_notmember" in panel.to_html()
