@@ -498,3 +498,18 @@ def expectations(scenarios: tuple[Scenario, ...] = PRODUCT_SCENARIOS) -> tuple[E
 EXPECTATIONS = expectations()
 
 USER_CLASS = CLASSES["user"]
+
+
+def expectations_markdown(rows: tuple[Expectation, ...] = EXPECTATIONS) -> str:
+    """The expectations as a Markdown table (for the README or a report)."""
+    lines = [
+        "| scenario | account | object | class | attribute | writable | readable |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        obj = row.identity.split(",")[0].removeprefix("CN=")
+        lines.append(
+            f"| `{row.scenario}` | {row.account} | `{obj}` | {row.object_class} | {row.attribute} | "
+            f"{'yes' if row.writable else 'no'} | {'yes' if row.readable else 'no'} |"
+        )
+    return "\n".join(lines)
