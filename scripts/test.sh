@@ -16,6 +16,15 @@ if ! command -v chromium >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
+# Kerberos tests: kinit/klist (krb5-user), and what pip needs to build python-gssapi, which
+# has no wheel for this platform (krb5-config and headers from libkrb5-dev, a C compiler).
+if ! command -v kinit >/dev/null || ! command -v krb5-config >/dev/null || ! command -v gcc >/dev/null; then
+  echo "== installing MIT Kerberos client and build headers (apt)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    krb5-user libkrb5-dev gcc python3-dev >/dev/null
+fi
+
 echo "== installing richcoex-kit[test] into .venv" >&2
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip

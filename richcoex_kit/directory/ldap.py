@@ -13,6 +13,7 @@ import functools
 import re
 import ssl
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -125,7 +126,10 @@ class LdapDirectory(Directory):
             "return_empty_attributes": True,
         }
         if settings.auth == "kerberos":
-            kwargs.update(authentication=ldap3.SASL, sasl_mechanism=ldap3.KERBEROS)
+            # The service principal is ldap/<host name>: connecting by IP address, the name in
+            # the DC's certificate (--tls-name) is the host name to ask a ticket for.
+            target = (settings.tls_name,) if settings.tls_name else None
+            kwargs.update(authentication=ldap3.SASL, sasl_mechanism=ldap3.KERBEROS, sasl_credentials=target)
         else:
             assert settings.bind_user
             kwargs.update(
@@ -138,7 +142,7 @@ class LdapDirectory(Directory):
         self.guard(connection.open, "connect")
         if settings.tls == "starttls" and not self.guard(connection.start_tls, "StartTLS"):
             raise TlsError(f"StartTLS with {self.where()} failed: {connection.result.get('description')}")
-        if not self.guard(connection.bind, "bind"):
+        if not self._bind(connection):
             result = connection.result or {}
             code = result.get("result")
             who = settings.bind_user or "the Kerberos ticket"
@@ -148,6 +152,23 @@ class LdapDirectory(Directory):
                 raise BindError(f"{self.where()} requires a stronger bind: use --tls ldaps or starttls")
             raise BindError(f"bind to {self.where()} as {who} failed: {result.get('description') or code}")
         return connection
+
+    def _bind(self, connection: ldap3.Connection) -> bool:
+        """Bind; a Kerberos failure (no ticket, unknown service principal, clock skew) is
+        python-gssapi's GSSError, which ldap3 lets through: turn it into a one-line BindError."""
+        if self.settings.auth != "kerberos":
+            return self.guard(connection.bind, "bind")
+        try:
+            with warnings.catch_warnings():
+                # ldap3 parses the DC's certificate for channel binding; cryptography warns about
+                # certificates (Samba's self-signed one) whose serial number is not positive.
+                warnings.simplefilter("ignore")
+                return self.guard(connection.bind, "bind")
+        except Exception as error:
+            if type(error).__module__.split(".")[0] != "gssapi":
+                raise
+            text = " ".join(str(error).split())
+            raise BindError(f"Kerberos bind to {self.where()} failed (kinit first?): {text[:300]}") from None
 
     def guard(self, call: Callable[..., T], what: str, *args: Any, **kwargs: Any) -> T:
         """Run one ldap3 call, turning its exceptions into the kit's typed errors."""

@@ -21,8 +21,9 @@ def scenario_requests() -> list[CheckRequest]:
     plus the KB's misspelt attribute so its alias is recorded as the KB user meets it."""
     requests = []
     for scenario in sc.SCENARIOS:
-        requests.append(CheckRequest(scenario.user, scenario.sync_account, scenario.group, "entra"))
-        requests.append(CheckRequest(scenario.user, scenario.sync_account, scenario.group, "kb"))
+        group = scenario.group or sc.GROUP
+        requests.append(CheckRequest(scenario.user, scenario.sync_account, group, "entra"))
+        requests.append(CheckRequest(scenario.user, scenario.sync_account, group, "kb"))
     requests.append(CheckRequest(None, sc.SYNC_ACCOUNT, sc.GROUP, "msExchSafeRecipientHash"))
     return requests
 

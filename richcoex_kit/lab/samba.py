@@ -26,7 +26,8 @@ NETBIOS_DOMAIN = "LAB"
 BASE_DN = "DC=lab,DC=example,DC=test"
 TLS_NAME = "DC1.lab.example.test"
 HOST = "127.0.0.1"
-PORTS = (389, 636, 3268, 3269)
+KDC_PORT = 88
+PORTS = (KDC_PORT, 389, 636, 3268, 3269)
 
 
 class LabError(CouldNotRunError):
@@ -80,6 +81,28 @@ def generate_password() -> str:
     return "Rc-" + secrets.token_urlsafe(18) + "-9a"
 
 
+def krb5_conf_text() -> str:
+    """A krb5.conf for the lab realm only: the KDC is 127.0.0.1, no DNS look-ups at all.
+
+    Host names are not canonicalised through DNS (there is no DNS for the lab), so the
+    service principal is built from the name the client is given (ldap/DC1.lab.example.test),
+    which is why a Kerberos bind to the lab names the server by its TLS name."""
+    return (
+        "[libdefaults]\n"
+        f"\tdefault_realm = {REALM}\n"
+        "\tdns_lookup_realm = false\n"
+        "\tdns_lookup_kdc = false\n"
+        "\tdns_canonicalize_hostname = false\n"
+        "\trdns = false\n"
+        "\tudp_preference_limit = 1\n"
+        "[realms]\n"
+        f"\t{REALM} = {{\n\t\tkdc = {HOST}:{KDC_PORT}\n\t}}\n"
+        "[domain_realm]\n"
+        f"\t.{REALM.lower()} = {REALM}\n"
+        f"\t{REALM.lower()} = {REALM}\n"
+    )
+
+
 class SambaLab:
     """Provision, start, inspect and stop one lab DC rooted at `root`."""
 
@@ -121,7 +144,9 @@ class SambaLab:
         options = {
             "interfaces": "127.0.0.1",
             "bind interfaces only": "yes",
-            "server services": "ldap",
+            # The KDC makes `--auth kerberos` testable end to end; it adds well under a
+            # second to start-up and listens on 127.0.0.1:88 like the LDAP ports.
+            "server services": "ldap, kdc",
             "pid directory": f"{root}/run",
             "ncalrpc dir": f"{root}/run/ncalrpc",
             "winbindd socket directory": f"{root}/run/winbindd",
@@ -150,9 +175,51 @@ class SambaLab:
         # provisioner drops this option, so it goes into [global] here.
         conf = self.root / "etc" / "smb.conf"
         conf.write_text(conf.read_text().replace("[global]\n", "[global]\n\tldap server require strong auth = no\n", 1))
+        self.krb5_conf.write_text(krb5_conf_text())
+
+    # -- Kerberos --------------------------------------------------------------------
+    @property
+    def krb5_conf(self) -> Path:
+        """The lab's own krb5.conf: point KRB5_CONFIG at it, so /etc is never read or written."""
+        return self.root / "krb5.conf"
+
+    @property
+    def ccache(self) -> Path:
+        """The lab's own credential cache (KRB5CCNAME=FILE:<this>)."""
+        return self.root / "run" / "krb5cc"
+
+    def kerberos_env(self) -> dict[str, str]:
+        """Environment variables that make MIT Kerberos tools and python-gssapi use the lab only."""
+        return {"KRB5_CONFIG": str(self.krb5_conf), "KRB5CCNAME": f"FILE:{self.ccache}"}
+
+    def kinit(self, account: str = "Administrator") -> dict[str, str]:
+        """Get a ticket for `account` into the lab's ccache; returns the environment to use it.
+
+        The password goes to kinit on stdin (MIT kinit reads it from there without a TTY),
+        never on a command line."""
+        if not shutil.which("kinit"):
+            raise LabError("kinit is not installed: apt-get install krb5-user")
+        env = {**os.environ, **self.kerberos_env()}
+        result = subprocess.run(
+            ["kinit", f"{account}@{REALM}"],
+            input=self.credentials()[account] + "\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise LabError(f"kinit {account}@{REALM} failed: {result.stderr.strip().splitlines()[-1:]}")
+        return self.kerberos_env()
+
+    def kdestroy(self) -> None:
+        """Drop the lab's ticket cache (a missing cache is fine)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.ccache.unlink()
 
     def start(self, timeout: float = 30.0) -> LabInfo:
-        """Start the provisioned DC and wait until LDAPS answers."""
+        """Start the provisioned DC and wait until LDAPS and the KDC answer."""
         busy = [port for port in PORTS if _port_open(port)]
         if busy:
             raise LabError(f"port(s) {busy} on {HOST} are taken: another DC or lab is running (richcoex lab down)")
@@ -176,10 +243,10 @@ class SambaLab:
         )
         log.close()
         deadline = time.monotonic() + timeout
-        while not _port_open(636):
+        while not (_port_open(636) and _port_open(KDC_PORT)):
             if process.poll() is not None or time.monotonic() > deadline:
                 self._kill_session(process.pid)
-                raise LabError(f"the lab DC did not start listening on 636; see {self.root / 'log'}")
+                raise LabError(f"the lab DC did not start listening on 636 and {KDC_PORT}; see {self.root / 'log'}")
             time.sleep(0.1)
         info = LabInfo(
             root=str(self.root),

@@ -47,6 +47,8 @@ PROBE_VALUES = {
     "proxyAddresses": "smtp:oracle@lab.example.test",
     "msDS-ExternalDirectoryObjectId": "User_0f0e0d0c-0b0a-0908-0706-050403020100",
     "description": "written by the richcoex oracle",
+    "telephoneNumber": "+1 555 0100",
+    "mS-DS-ConsistencyGuid": bytes(range(16)),
 }
 
 
@@ -75,6 +77,56 @@ def attempt_writes(lab: LabInfo, account: str, identity: str, names) -> dict[str
             admin.connection.modify(target.dn, {name: [(ldap3.MODIFY_REPLACE, list(original))]})
             assert admin.connection.result["result"] == 0, admin.connection.result
     return verdicts
+
+
+def _probe_value(lab: LabInfo, dn: str, name: str):
+    """The value written for `name`: DN-valued attributes need a DN that exists."""
+    if name in ("publicDelegates", "member"):
+        return f"CN=Administrator,CN=Users,{lab.base_dn}"
+    if name == "msDS-KeyCredentialLink":  # DN-Binary: B:<hex digits>:<hex>:<DN>
+        return f"B:8:01020304:{dn}"
+    return PROBE_VALUES[name]
+
+
+def _same(value, read: list) -> bool:
+    wanted = value if isinstance(value, bytes) else str(value).encode()
+    return any(v.lower() == wanted.lower() if not isinstance(value, bytes) else v == wanted for v in read)
+
+
+def attempt_writes_and_reads(lab: LabInfo, account: str, identity: str, names) -> dict[str, tuple[bool, bool]]:
+    """For each attribute: (writable, readable) as the DC decides for `account`.
+
+    writable: a real MODIFY_REPLACE bound as `account` — True on success, False on LDAP 50
+    whose text carries 00002098 (the sync engine's 8344). readable: the value is then read
+    back bound as `account` (base search, SD flags not needed) — when the write was refused,
+    the admin writes the same value first, so "readable" never depends on the write. Microsoft
+    grants Read and Write (RPWP): a write-only grant leaves the confirming import blind.
+    The admin puts the original values back afterwards."""
+    import ldap3
+
+    truth = {}
+    with admin_directory(lab) as admin, admin_directory(lab, account) as bound:
+        dn = identity if "=" in identity else admin.find_object(identity).dn
+        for name in names:
+            assert admin.connection.search(dn, "(objectClass=*)", ldap3.BASE, attributes=[name]), (
+                admin.connection.result
+            )
+            original = admin.connection.response[0]["raw_attributes"].get(name, [])
+            value = _probe_value(lab, dn, name)
+            bound.connection.modify(dn, {name: [(ldap3.MODIFY_REPLACE, [value])]})
+            result = bound.connection.result
+            assert result["result"] in (0, 50), (name, result)
+            if result["result"] == 50:
+                assert "00002098" in result["message"], (name, result)
+                admin.connection.modify(dn, {name: [(ldap3.MODIFY_REPLACE, [value])]})
+                assert admin.connection.result["result"] == 0, (name, admin.connection.result)
+            bound.connection.search(dn, "(objectClass=*)", ldap3.BASE, attributes=[name])
+            entries = [e for e in bound.connection.response or [] if e.get("type") == "searchResEntry"]
+            read = entries[0]["raw_attributes"].get(name, []) if entries else []
+            truth[name] = (result["result"] == 0, _same(value, read))
+            admin.connection.modify(dn, {name: [(ldap3.MODIFY_REPLACE, list(original))]})
+            assert admin.connection.result["result"] == 0, (name, admin.connection.result)
+    return truth
 
 
 def connect_args(lab: LabInfo, user: str = "Administrator") -> list[str]:

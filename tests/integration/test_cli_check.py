@@ -99,7 +99,7 @@ def test_user_by_objectguid_and_upn(lab, admin):
 
 def test_ambiguous_sync_account(lab):
     result = run_cli(["check", *connect_args(lab), "--user", "rc-healthy", "--sync-account", "auto"], lab.password())
-    assert_one_line_error(result, "--sync-account auto is ambiguous: 3 MSOL_* accounts")
+    assert_one_line_error(result, "--sync-account auto is ambiguous: 4 MSOL_* accounts")
 
 
 def test_malformed_dn(lab):
