@@ -306,10 +306,9 @@ def scan(
     """
     import contextlib
 
-    from tqdm.auto import tqdm
-
     from .dn import check_dn
     from .evidence import provenance
+    from .progress import Counter
     from .scan import findings as scan_findings
     from .scan import scan as run_scan
     from .targets import default_scan_base
@@ -325,11 +324,10 @@ def scan(
         open(csv_path, "w", newline="") if csv_path else contextlib.nullcontext() as out,
     ):
         # The bar starts once the DC and the CSV are open, so a failure there is one clean line.
-        bar = tqdm(desc="scan", unit="object", file=sys.stderr, mininterval=1.0)
+        bar = Counter("scan", "object")
 
         def progress(scanned: int, failing: int) -> None:
-            bar.update(scanned - bar.n)
-            bar.set_postfix(failing=failing)
+            bar.update(scanned, failing=failing)
 
         base = scope or default_scan_base(directory)
         result = run_scan(directory, request, base, ldap_filter, page_size, out, progress)

@@ -17,9 +17,7 @@ import re
 import socket
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import nbformat
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import one_line
@@ -30,6 +28,9 @@ FINDINGS_MIMETYPE = "application/vnd.richcoex.findings+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 MANIFEST = "MANIFEST.sha256"
 SUMMARY = "summary.json"
+
+if TYPE_CHECKING:  # importing nbformat costs ~0.8 s (jsonschema): `check` and `scan` record without it
+    from nbformat import NotebookNode
 
 
 def who_ran() -> str:
@@ -55,7 +56,7 @@ def step_record(step: str, findings: list[Finding], target: dict[str, str], cont
             "text/plain": f"richcoex findings for {step}: {counts}"}  # fmt: skip
 
 
-def strip_widget_views(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+def strip_widget_views(notebook: NotebookNode) -> NotebookNode:
     """Keep each widget's static HTML twin; drop views whose live state a file cannot hold."""
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
@@ -66,7 +67,7 @@ def strip_widget_views(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode
     return notebook
 
 
-def recorded_documents(notebook: nbformat.NotebookNode) -> list[dict[str, Any]]:
+def recorded_documents(notebook: NotebookNode) -> list[dict[str, Any]]:
     """Every findings document a runbook recorded (its last cell's FINDINGS_MIMETYPE output)."""
     documents = []
     for cell in notebook.cells:
@@ -77,7 +78,7 @@ def recorded_documents(notebook: nbformat.NotebookNode) -> list[dict[str, Any]]:
     return documents
 
 
-def failure_reason(notebook: nbformat.NotebookNode) -> str | None:
+def failure_reason(notebook: NotebookNode) -> str | None:
     """Why an executed runbook stopped: the kit's one-line error, else the cell's error."""
     reason = None
     for cell in notebook.cells:
@@ -91,7 +92,7 @@ def failure_reason(notebook: nbformat.NotebookNode) -> str | None:
     return reason
 
 
-def notebook_html(notebook: nbformat.NotebookNode, summary: str, hide_input: bool = True) -> str:
+def notebook_html(notebook: NotebookNode, summary: str, hide_input: bool = True) -> str:
     """The executed notebook as a page for sharing, with the findings summary on top."""
     from nbconvert import HTMLExporter
 

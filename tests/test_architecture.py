@@ -39,6 +39,34 @@ def test_the_session_layer_and_the_notebook_facade_load_no_widgets_until_one_is_
         assert not {"ipywidgets", "richcoex_kit.widgets", "IPython"} & loaded, module
 
 
+HEAVY = {"jsonschema", "papermill", "nbconvert", "nbformat", "nbclient", "ipywidgets", "tqdm", "IPython"}
+
+# In a fresh interpreter: run a `richcoex` command in-process, then list what it loaded.
+RUN_CLI = """
+import contextlib, io, json, sys
+from richcoex_kit.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    try:
+        main.main(sys.argv[1:], standalone_mode=False)
+    except SystemExit:
+        pass
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["check", "--help"], ["check", "--lab", "--user", "rc-deny", "--json"], ["scan", "--lab", "--json"]],
+    ids=" ".join,
+)
+def test_the_commands_a_user_waits_for_load_no_notebook_machinery(argv):
+    """`--help`, `check` and `scan` start in a tenth of a second only while none of these
+    is imported (nbformat alone, through jsonschema, costs ~0.8 s)."""
+    result = subprocess.run([sys.executable, "-c", RUN_CLI, *argv], capture_output=True, text=True, check=True)
+    loaded = {name.partition(".")[0] for name in json.loads(result.stdout)}
+    assert not loaded & HEAVY, f"richcoex {' '.join(argv)} loads {sorted(loaded & HEAVY)}"
+
+
 def test_every_cli_target_option_is_a_runbook_parameter_and_the_reverse():
     check = main.commands["check"]
     target_options = {p.name for p in check.params if isinstance(p, click.Option)} & (set(FIELDS) | {"lab"})
