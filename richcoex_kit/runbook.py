@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .connection import ConnectionSpec
 from .directory.base import Directory
@@ -30,8 +30,10 @@ from .session import (
     sync_state,
     sync_step,
 )
-from .syncserver import SyncState
 from .views import esc, findings_table, records_table, wrap
+
+if TYPE_CHECKING:
+    from .syncserver import SyncState
 
 __all__ = [
     "Confirmation", "Fix", "Step", "acl_viewer", "apply_fixes", "attribute_grid", "check_request", "confirm",

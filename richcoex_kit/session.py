@@ -3,7 +3,9 @@ planned and applied on request (`Fix`), runbook 04's confirmation, and which run
 to open next.
 
 The notebook facade (`runbook.py`) shows these; tests and the widgets drive them
-directly. Nothing here imports IPython or ipywidgets.
+directly. Nothing here imports IPython or ipywidgets, and the fix, the scan and the
+sync-server reader are imported by the functions that use them: a runbook's first cell
+(`import richcoex_kit.runbook`) pays only for what every runbook needs.
 """
 
 from __future__ import annotations
@@ -12,20 +14,20 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .checks import CheckRequest, Facts, decisions_for, display_names, run_checks
 from .directory.base import AttributeState, Directory
 from .directory.errors import DirectoryError
 from .errors import UsageError
 from .findings import NEEDS_ATTENTION, Finding
-from .remedy import FixOptions, Plan, apply_plan, plan_fix
-from .scan import ScanResult, scan
-from .scan import findings as scan_findings
 from .security import SecurityDescriptor
 from .security.access import Decision
-from .syncserver import SyncState, lab_sync_state_path, not_collected, sync_findings
-from .targets import default_scan_base
+
+if TYPE_CHECKING:
+    from .remedy import Plan
+    from .scan import ScanResult
+    from .syncserver import SyncState
 
 SYNC_PASSWORD_ENV = "RICHCOEX_SYNC_PASSWORD"
 
@@ -128,6 +130,8 @@ def confirm(step: Step, sync_bind_user: str = "") -> Confirmation:
 
 def sync_state(path: str, directory: Directory) -> SyncState | None:
     """The collector's output: the given file, or on the built-in lab the lab's own."""
+    from .syncserver import SyncState, lab_sync_state_path
+
     if path:
         return SyncState.load(path)
     if directory.kind == "lab":
@@ -137,6 +141,8 @@ def sync_state(path: str, directory: Directory) -> SyncState | None:
 
 def sync_step(name: str, directory: Directory, state: SyncState | None) -> Step:
     """KB step 1 as a Step: the three sync.* findings (SKIP, honestly, without a state)."""
+    from .syncserver import not_collected, sync_findings
+
     step = Step(name, directory, CheckRequest(None))
     step.findings = sync_findings(state) if state is not None else not_collected()
     return step
@@ -145,6 +151,8 @@ def sync_step(name: str, directory: Directory, state: SyncState | None) -> Step:
 def objects_to_check(user: str, state_path: str) -> list[str]:
     """Runbook 03's scope: the objects that failed export in the sync state, else `user`."""
     if state_path:
+        from .syncserver import SyncState
+
         return SyncState.load(state_path).failed_objects()
     return [user]
 
@@ -159,6 +167,10 @@ def scan_step(
 ) -> tuple[Step, ScanResult]:
     """Runbook 05's scan of `scope` (empty: the default scan base) as a Step whose
     findings are the failing objects."""
+    from .scan import findings as scan_findings
+    from .scan import scan
+    from .targets import default_scan_base
+
     result = scan(directory, request, scope or default_scan_base(directory), page_size=page_size, csv_out=csv_out,
                   on_progress=on_progress)  # fmt: skip
     step = Step("05-scan-scope", directory, request)
@@ -187,6 +199,8 @@ class Fix:
 
     def apply(self) -> str:
         """Back up, write (compare-and-swap), re-run the checks; returns what happened."""
+        from .remedy import apply_plan
+
         assert self.plan is not None
         applied = apply_plan(self.plan, self.step.directory, Path(self.backup_dir))
         self.done = applied.done
@@ -219,6 +233,8 @@ def plan_for(step: Step, backup_dir: str = "richcoex-backups", remove_deny: str 
     if step.directory.writer() is None:
         return Fix(step, None, "A fix needs a live DC (server, bind_user): a snapshot cannot be written. "
                                "The findings above say what it would change.", backup_dir)  # fmt: skip
+    from .remedy import FixOptions, plan_fix
+
     plan = plan_fix(step.directory, step.request, FixOptions(remove_deny=deny_indexes(remove_deny)))
     return Fix(step, plan, "", backup_dir)
 

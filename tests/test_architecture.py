@@ -39,6 +39,15 @@ def test_the_session_layer_and_the_notebook_facade_load_no_widgets_until_one_is_
         assert not {"ipywidgets", "richcoex_kit.widgets", "IPython"} & loaded, module
 
 
+def test_a_runbooks_first_cell_pays_only_for_what_every_runbook_needs():
+    """`import richcoex_kit.runbook` is every runbook's first cell: the fix, the scan, the
+    sync-server reader and the record format's notebook machinery wait for the cell that uses them."""
+    loaded = loaded_after_import("richcoex_kit.runbook")
+    later = {"richcoex_kit.remedy", "richcoex_kit.scan", "richcoex_kit.syncserver", "richcoex_kit.evidence",
+             "nbformat", "jsonschema", "ldap3"}  # fmt: skip
+    assert not loaded & later, f"the first cell loads {sorted(loaded & later)}"
+
+
 HEAVY = {"jsonschema", "papermill", "nbconvert", "nbformat", "nbclient", "ipywidgets", "tqdm", "IPython"}
 
 # In a fresh interpreter: run a `richcoex` command in-process, then list what it loaded.
