@@ -227,6 +227,13 @@ def run(
     """
     from pathlib import Path
 
+    # papermill → nbformat → jsonschema, whose optional `iri` format checker imports
+    # rfc3987_syntax, which compiles ~40 lark grammars: 0.75 s of every `richcoex run`.
+    # nbformat validates without a format checker, so nothing here uses it; a None entry
+    # makes its import fail, which jsonschema treats as "not installed" (the Python docs:
+    # "If the value is None, the import raises ModuleNotFoundError").
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
     from .errors import UsageError
     from .runner import RunRequest
     from .runner import run as execute

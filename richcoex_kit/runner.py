@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,42 +162,64 @@ def plan(request: RunRequest) -> list[tuple[str, Path, dict[str, Any]]]:
     return executions
 
 
-def run(request: RunRequest, progress: bool = True) -> tuple[int, Path]:
-    """Execute, write the bundle, return (exit code, bundle folder)."""
+def workers_for(executions: int) -> int:
+    """How many runbooks run at once: one per core. A runbook's time is mostly its kernel
+    starting (CPU in the kernel's process), so more than the cores only adds contention."""
+    return max(1, min(executions, os.cpu_count() or 1))
+
+
+def execute_one(request: RunRequest, folder: Path, started: dt.datetime, stem: str, path: Path,
+                parameters: dict[str, Any]) -> Execution:  # fmt: skip
+    """Run one runbook in its own kernel and write its executed notebook and HTML page.
+    Independent of every other execution, so the runner may run several at once."""
+    result = Execution(path.stem, f"{stem}.ipynb", parameters)
+    out = folder / result.file
+    try:
+        papermill.execute_notebook(str(path), str(out), parameters=parameters, kernel_name=KERNEL,
+                                   progress_bar=False, log_output=False, execution_timeout=request.timeout,
+                                   cwd=str(path.parent), shutdown_kernel="immediate",
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])  # fmt: skip
+    except (PapermillExecutionError, CellExecutionError) as error:
+        # CellExecutionError when the kit's one-line handler showed the error in the cell.
+        result.status = "could not run"
+        result.error = f"{error.ename}: {one_line(error.evalue)}".strip()
+    except Exception as error:  # kernel died, timeout: the run goes on, the bundle says so
+        result.status = "could not run"
+        result.error = f"{type(error).__name__}: {one_line(error)}"
+    if out.exists():
+        notebook = strip_widget_views(nbformat.read(out, as_version=4))
+        if result.status != "ran":
+            result.error = failure_reason(notebook) or result.error
+        nbformat.write(notebook, out)
+        for document in recorded_documents(notebook):
+            result.findings += document["findings"]
+        findings = [Finding.from_json(f) for f in result.findings]
+        meta: dict[str, object] = {"runbook": stem, "target": request.target.slug(),
+                                   "ran": started.isoformat(timespec="seconds"), "by": who_ran(), "kit": __version__,
+                                   "status": result.status}  # fmt: skip
+        (folder / f"{stem}.html").write_text(notebook_html(notebook, page_summary(meta, findings)))
+    return result
+
+
+def run(request: RunRequest, progress: bool = True, workers: int | None = None) -> tuple[int, Path]:
+    """Execute, write the bundle, return (exit code, bundle folder).
+
+    The runbooks are independent (each opens its own target, reads, records), so up to
+    `workers` (default: one per core) run at once; the bundle lists them in step order
+    whatever order they finish in, so it is the same as a serial run's."""
     executions = plan(request)
     started = dt.datetime.now(dt.timezone.utc)
     folder = request.output / f"{started.strftime('%Y%m%dT%H%M%SZ')}-{request.target.slug()}"
     folder.mkdir(parents=True, exist_ok=False)
-    results: list[Execution] = []
-    bar = tqdm(executions, desc="runbooks", unit="notebook", disable=not progress, file=sys.stderr)
-    for stem, path, parameters in bar:
-        bar.set_postfix_str(stem)
-        result = Execution(path.stem, f"{stem}.ipynb", parameters)
-        out = folder / result.file
-        try:
-            papermill.execute_notebook(str(path), str(out), parameters=parameters, kernel_name=KERNEL,
-                                       progress_bar=False, log_output=False, execution_timeout=request.timeout,
-                                       cwd=str(path.parent), shutdown_kernel="immediate",
-                                       extra_arguments=["--IPKernelApp.log_level=ERROR"])  # fmt: skip
-        except (PapermillExecutionError, CellExecutionError) as error:
-            # CellExecutionError when the kit's one-line handler showed the error in the cell.
-            result.status = "could not run"
-            result.error = f"{error.ename}: {one_line(error.evalue)}".strip()
-        except Exception as error:  # kernel died, timeout: the run goes on, the bundle says so
-            result.status = "could not run"
-            result.error = f"{type(error).__name__}: {one_line(error)}"
-        if out.exists():
-            notebook = strip_widget_views(nbformat.read(out, as_version=4))
-            if result.status != "ran":
-                result.error = failure_reason(notebook) or result.error
-            nbformat.write(notebook, out)
-            for document in recorded_documents(notebook):
-                result.findings += document["findings"]
-            findings = [Finding.from_json(f) for f in result.findings]
-            meta = {"runbook": stem, "target": request.target.slug(), "ran": started.isoformat(timespec="seconds"),
-                    "by": who_ran(), "kit": __version__, "status": result.status}  # fmt: skip
-            (folder / f"{stem}.html").write_text(notebook_html(notebook, page_summary(meta, findings)))
-        results.append(result)
+    bar = tqdm(total=len(executions), desc="runbooks", unit="notebook", disable=not progress, file=sys.stderr)
+    with ThreadPoolExecutor(workers or workers_for(len(executions)), thread_name_prefix="richcoex-run") as pool:
+        futures = {pool.submit(execute_one, request, folder, started, *execution): execution[0]
+                   for execution in executions}  # fmt: skip
+        for done in as_completed(futures):
+            bar.set_postfix_str(futures[done])
+            bar.update()
+    bar.close()
+    results = [future.result() for future in futures]
     all_findings = [Finding.from_json(f) for r in results for f in r.findings]
     code = exit_code(all_findings)
     if any(r.status != "ran" for r in results):

@@ -115,6 +115,25 @@ def test_no_secret_lands_in_the_bundle(lab_bundle):
         assert b"Unused-But-Secret-93!" not in path.read_bytes(), path.name
 
 
+def test_runbooks_run_at_once_leave_the_bundle_a_serial_run_leaves(tmp_path, monkeypatch):
+    """Running the runbooks concurrently must not change what the evidence says: the same
+    findings, byte for byte, in step order, and the same files."""
+    from richcoex_kit.connection import ConnectionSpec
+    from richcoex_kit.runner import RunRequest, run
+
+    for name in [k for k in os.environ if k.startswith("RICHCOEX_")]:
+        monkeypatch.delenv(name)
+    bundles = {}
+    for workers in (1, 3):  # 3: more than this machine's cores, so the runs really overlap
+        code, folder = run(RunRequest(ConnectionSpec(), output=tmp_path / str(workers)), False, workers)
+        summary = json.loads((folder / "summary.json").read_text())
+        bundles[workers] = (code, summary, sorted(p.name for p in folder.iterdir()))
+    (serial_code, serial, serial_files), (code, parallel, files) = bundles[1], bundles[3]
+    assert json.dumps(parallel["findings"]) == json.dumps(serial["findings"]) and serial["findings"]
+    assert parallel["runs"] == serial["runs"] and [r["status"] for r in serial["runs"]] == ["ran"] * 6
+    assert files == serial_files and code == serial_code == 1
+
+
 def test_diff_reports_finding_by_finding(lab_bundle, tmp_path):
     _, folder = lab_bundle
     summary = json.loads((folder / "summary.json").read_text())
