@@ -29,8 +29,9 @@ from .directory.errors import DirectoryError
 from .dn import parent
 from .findings import Finding, Status
 from .schema import WRITEBACK_CLASSES
-from .security import DescriptorError, SecurityDescriptor
-from .security.access import AttributeRef, evaluate_all, token_bytes
+from .security import Control, DescriptorError, SecurityDescriptor
+from .security.access import AttributeRef, decide_writes, evaluate_all, token_bytes
+from .security.descriptor import read_header
 
 
 def default_filter(classes: tuple[str, ...] = WRITEBACK_CLASSES) -> str:
@@ -139,20 +140,34 @@ class Scanner:
         cached = self.cache.get(key)
         if cached is not None:
             return cached
+        classes = self._classes(row.object_classes)
         try:
-            sd = SecurityDescriptor.from_bytes(row.descriptor)
-            decisions = evaluate_all(sd, self.token, self.refs, self._classes(row.object_classes), names=self.names)
+            # The fused walk decides from the bytes; only a refused write needs the parsed
+            # descriptor, for its cause and deciding ACE. Where no two objects share a
+            # descriptor, this is most of the scan's own time (benchmarks/scan.py --unique).
+            writes = decide_writes(row.descriptor, self.token, self.refs, classes)
+            if all(allowed for allowed, _, _ in writes):
+                verdict = self._writable(read_header(row.descriptor)[3])
+            else:
+                verdict = self._refused(SecurityDescriptor.from_bytes(row.descriptor), classes, row.admin_count)
         except DescriptorError:
             return None
+        self.cache[key] = verdict
+        return verdict
+
+    def _writable(self, control: int) -> Verdict:
+        n = len(self.refs)
+        return Verdict((True,) * n, (None,) * n, (None,) * n, protected=bool(control & Control.DACL_PROTECTED))
+
+    def _refused(self, sd: SecurityDescriptor, classes: tuple[Any, ...], admin_count: int | None) -> Verdict:
+        decisions = evaluate_all(sd, self.token, self.refs, classes, names=self.names)
         ordered = [decisions[ref.name] for ref in self.refs]
-        verdict = Verdict(
+        return Verdict(
             writable=tuple(d.allowed for d in ordered),
-            causes=tuple(None if d.allowed else failure_cause(d, sd, row.admin_count) for d in ordered),
+            causes=tuple(None if d.allowed else failure_cause(d, sd, admin_count) for d in ordered),
             deciding=tuple(None if d.allowed else describe_decision(d, self.names) for d in ordered),
             protected=sd.dacl_protected,
         )
-        self.cache[key] = verdict
-        return verdict
 
 
 def _pages(rows: Iterator[ScanRow], size: int, stop: threading.Event,
