@@ -175,9 +175,13 @@ def execute_one(request: RunRequest, folder: Path, started: dt.datetime, stem: s
     result = Execution(path.stem, f"{stem}.ipynb", parameters)
     out = folder / result.file
     try:
-        papermill.execute_notebook(str(path), str(out), parameters=parameters, kernel_name=KERNEL,
-                                   progress_bar=False, log_output=False, execution_timeout=request.timeout,
-                                   cwd=str(path.parent), shutdown_kernel="immediate",
+        # Absolute paths, and the kernel's working directory through nbclient's resources
+        # (metadata.path), not papermill's `cwd`: that one is os.chdir, process-wide, and
+        # would move every other runbook running in this process.
+        papermill.execute_notebook(str(path.absolute()), str(out.absolute()), parameters=parameters,
+                                   kernel_name=KERNEL, progress_bar=False, log_output=False,
+                                   execution_timeout=request.timeout, shutdown_kernel="immediate",
+                                   resources={"metadata": {"path": str(path.parent.absolute())}},
                                    extra_arguments=["--IPKernelApp.log_level=ERROR"])  # fmt: skip
     except (PapermillExecutionError, CellExecutionError) as error:
         # CellExecutionError when the kit's one-line handler showed the error in the cell.
