@@ -345,7 +345,8 @@ def check_schema(facts: Facts) -> list[Finding]:
                 fid,
                 Status.PASS,
                 f"Schema defines {attr.name}",
-                f"{attr.name} is in the schema (schemaIDGUID {attr.schema.schema_id}).{note}",
+                f"{attr.name} is in the schema (schemaIDGUID {attr.schema.schema_id}; "
+                f"{_property_set_words(pset)}).{note}",
                 details={
                     "requested": attr.requested,
                     "schemaIDGUID": str(attr.schema.schema_id),
@@ -355,6 +356,14 @@ def check_schema(facts: Facts) -> list[Finding]:
             )
         )
     return findings
+
+
+def _property_set_words(pset: uuid.UUID | None) -> str:
+    """The attribute's property set as the forest's schema reports it (attributeSecurityGUID):
+    a grant on that GUID also grants the attribute."""
+    if pset is None:
+        return "in no property set"
+    return f"property set {property_set_name(pset) or 'unnamed'}, attributeSecurityGUID {pset}"
 
 
 def _descriptor(facts: Facts) -> tuple[SecurityDescriptor | None, Finding | None]:

@@ -201,6 +201,7 @@ def test_a_non_exchange_attribute_is_checked_explained_and_fixed(lab, admin, tmp
     key = schema[f"schema.{sc.KEY_CREDENTIAL_LINK}"]
     assert key.details["attributeSecurityGUID"] == "9b026da6-0d3c-465c-8bee-5199d7165cba"
     assert key.details["property_set"] == "DS-Validated-Write-Computer"
+    assert "property set DS-Validated-Write-Computer" in key.summary
     plan, applied = _applied(admin, req, tmp_path)
     try:
         edit = next(c for c in plan.changes if isinstance(c, AclEdit))
@@ -228,3 +229,8 @@ def test_naming_contexts_are_the_rootdse_s(admin):
 def test_the_sync_account_bound_as_itself_reads_the_same_protection(lab, admin):
     with admin_directory(lab, sc.CONNECT_ACCOUNT) as bound:
         assert set(bound.protected_accounts()) == set(admin.protected_accounts())
+
+
+def test_the_readme_lists_every_object_scenario():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert all(f"| `{scenario.name}` |" in readme for scenario in OBJECT_SCENARIOS)
