@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .checks import (
+    KEEP_ADMINS_OUT,
     CheckRequest,
     attribute_refs,
     describe_decision,
@@ -283,6 +284,8 @@ def findings(result: ScanResult, request: CheckRequest) -> list[Finding]:
                 f"Write-back of {name} fails with 8344: {why} ({cause}).", object=obj.dn,
                 details={"allowed": False, "cause": cause, "deciding_ace": deciding, "class": obj.object_class,
                          "adminCount": obj.admin_count, "inheritance": "disabled" if obj.verdict.protected else "inherits"},
-                remedy=f"richcoex fix --user '{obj.dn}' plans the least-privilege change.",
+                remedy=(f"AdminSDHolder-protected: {KEEP_ADMINS_OUT} Or `richcoex fix --user '{obj.dn}' "
+                        "--adminsdholder` grants on CN=AdminSDHolder." if cause == "adminsdholder" else
+                        f"richcoex fix --user '{obj.dn}' plans the least-privilege change."),
             ))  # fmt: skip
     return out
