@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .directory.base import AttributeState, Directory, DirectoryObject, DomainFacts, GroupFacts, SchemaAttribute
-from .directory.errors import AmbiguousError, NotFoundError
+from .directory.errors import AmbiguousError, NotFoundError, TokenGroupsUnavailableError
 from .findings import Finding, Status
-from .products import PRODUCTS, Product, infer_product, product
+from .products import PRODUCTS, WRITEBACK_CLASSES, Product, infer_product, product
 from .request import CheckRequest
 from .schema import CLASSES, canonical_name, cross_check, property_set_name, select_attributes
 from .security import DescriptorError, SecurityDescriptor, Sid
@@ -82,6 +82,23 @@ class Facts:
     names: dict[str, str] = field(default_factory=dict)
     product: Product = PRODUCTS["dirsync"]
     product_source: str = "the default"
+    token_problem: str | None = None  # why the token could not be built (tokenGroups absent)
+    protected_by: str | None = None  # the protected group that makes SDProp stamp the target
+
+    @property
+    def target_class(self) -> str | None:
+        """The target's structural class (the last objectClass value), in products.py's spelling."""
+        if self.target is None or not self.target.object_classes:
+            return None
+        return structural_class(self.target.object_classes)
+
+    def written_back(self) -> frozenset[str]:
+        """The selected attributes the product writes back to the target's class: the
+        others are never written to it, so their ACL findings are SKIPs, never FAILs."""
+        names = tuple(a.name for a in self.attributes)
+        if self.target is None:
+            return frozenset(names)
+        return frozenset(self.product.attributes_for(self.target_class or "", names))
 
     def context(self) -> dict[str, Any]:
         """What the evidence keeps beside the findings: the request, the DC, the sync
@@ -97,14 +114,25 @@ class Facts:
         }
 
 
+_CLASS_SPELLING = {c.lower(): c for c in WRITEBACK_CLASSES}
+
+
+def structural_class(object_classes: tuple[str, ...]) -> str:
+    """The most specific objectClass value (AD lists the structural chain top first)."""
+    last = object_classes[-1] if object_classes else "top"
+    return _CLASS_SPELLING.get(last.lower(), last)
+
+
 def network_logon_token(
     account: DirectoryObject, token_groups: Iterable[Sid], builtin: dict[Sid, tuple[Sid, ...]]
 ) -> Token:
     """Assemble the token a network logon of `account` carries.
 
     tokenGroups gives the transitive global/universal groups (primary group included);
-    builtin domain-local groups are added by membership — of the account, one of its
-    groups or a well-known SID such as Authenticated Users — until nothing changes.
+    the account's sIDHistory is in the token too (MS-PAC's ExtraSids: a migrated account
+    keeps the rights granted to its old SIDs); builtin domain-local groups are added by
+    membership — of the account, one of its groups or a well-known SID such as
+    Authenticated Users — until nothing changes.
     """
     entries: list[TokenEntry] = []
     seen: set[Sid] = set()
@@ -118,6 +146,8 @@ def network_logon_token(
         add(account.sid, "account")
     for sid in token_groups:
         add(sid, "tokenGroups")
+    for sid in account.sid_history:
+        add(sid, "sIDHistory")
     for sid, label in NETWORK_LOGON_SIDS:
         add(sid, f"well-known ({label})")
     changed = True
@@ -152,9 +182,13 @@ def gather(directory: Directory, request: CheckRequest) -> Facts:
     account, problem = _resolve_sync_account(directory, request.sync_account)
     chosen, product_source = resolve_product(request, account)
     group = directory.find_group(request.group)
-    token = None
+    token, token_problem = None, None
     if account is not None:
-        token = network_logon_token(account, directory.token_groups(account), directory.builtin_memberships())
+        try:
+            token = network_logon_token(account, directory.token_groups(account), directory.builtin_memberships())
+        except TokenGroupsUnavailableError as error:
+            token_problem = str(error)
+    protected_by = directory.protected_accounts().get(target.dn.lower()) if target is not None else None
     attributes = []
     for requested in select_attributes(request.attributes):
         name, note = canonical_name(requested)
@@ -184,6 +218,8 @@ def gather(directory: Directory, request: CheckRequest) -> Facts:
         names=directory.names(sids),
         product=chosen,
         product_source=product_source,
+        token_problem=token_problem,
+        protected_by=protected_by,
     )
 
 
@@ -248,7 +284,8 @@ def check_group_membership(facts: Facts) -> Finding:
             details={"sync_account": account},
             remedy="Check --sync-account (DirSync: MSOL_AD_Sync; Azure AD Connect: MSOL_<hex>, or use auto).",
         )
-    assert facts.token is not None
+    if facts.token is None:
+        return _token_error("group.sync-account-member", title, facts)
     token_json = facts.token.to_json(facts.names)
     if facts.group is None:
         return Finding(
@@ -308,7 +345,8 @@ def check_schema(facts: Facts) -> list[Finding]:
                 fid,
                 Status.PASS,
                 f"Schema defines {attr.name}",
-                f"{attr.name} is in the schema (schemaIDGUID {attr.schema.schema_id}).{note}",
+                f"{attr.name} is in the schema (schemaIDGUID {attr.schema.schema_id}; "
+                f"{_property_set_words(pset)}).{note}",
                 details={
                     "requested": attr.requested,
                     "schemaIDGUID": str(attr.schema.schema_id),
@@ -318,6 +356,14 @@ def check_schema(facts: Facts) -> list[Finding]:
             )
         )
     return findings
+
+
+def _property_set_words(pset: uuid.UUID | None) -> str:
+    """The attribute's property set as the forest's schema reports it (attributeSecurityGUID):
+    a grant on that GUID also grants the attribute."""
+    if pset is None:
+        return "in no property set"
+    return f"property set {property_set_name(pset) or 'unnamed'}, attributeSecurityGUID {pset}"
 
 
 def _descriptor(facts: Facts) -> tuple[SecurityDescriptor | None, Finding | None]:
@@ -370,29 +416,61 @@ def check_inheritance(facts: Facts, sd: SecurityDescriptor) -> Finding:
     )
 
 
+# MS-ADTS 3.1.1.3.3 (rootDSE modify operations, runProtectAdminGroupsTask): writing 1 to it on
+# the rootDSE of the PDC emulator runs the AdminSDHolder protection (SDProp) now, instead of
+# at its next 60-minute pass.
+SDPROP_NOW = (
+    "after changing CN=AdminSDHolder, run SDProp now instead of waiting up to an hour: on the PDC emulator, "
+    "ldp.exe → Browse → Modify, DN empty (the rootDSE), attribute runProtectAdminGroupsTask, value 1, "
+    "operation Add (MS-ADTS 3.1.1.3.3, runProtectAdminGroupsTask)"
+)
+KEEP_ADMINS_OUT = (
+    "The better fix is usually to keep admin accounts out of sync scope (filter them out of the connector's "
+    "OUs or by attribute): an account the sync engine manages should not be a privileged one."
+)
+
+
 def check_adminsdholder(facts: Facts) -> Finding:
+    """Protected means a transitive member of a protected group (MS-ADTS 3.1.1.6.1.6.1,
+    dwAdminSDExMask honoured), not adminCount=1: AD never clears adminCount when an account
+    leaves those groups, and SDProp leaves such an orphan alone."""
     target = facts.target
     assert target is not None
     title = "The object is not protected by AdminSDHolder"
+    details: dict[str, Any] = {"adminCount": target.admin_count, "protected_by": facts.protected_by}
+    if facts.protected_by is not None:
+        return Finding(
+            "object.adminsdholder",
+            Status.WARN,
+            title,
+            f"{target.dn} is protected by AdminSDHolder (a member of {facts.protected_by}): SDProp re-stamps its "
+            "ACL from CN=AdminSDHolder every 60 minutes, so an ACE added on the object itself is removed within "
+            "the hour.",
+            object=target.dn,
+            details={**details, "cause": "adminsdholder"},
+            remedy=f"{KEEP_ADMINS_OUT} Otherwise grant on CN=AdminSDHolder,CN=System (it reaches every protected "
+            f"account: `richcoex fix --adminsdholder`); {SDPROP_NOW}.",
+        )
     if target.admin_count == 1:
         return Finding(
             "object.adminsdholder",
             Status.WARN,
             title,
-            f"{target.dn} has adminCount=1: SDProp re-stamps its ACL from AdminSDHolder every 60 minutes, so an ACE "
-            "added on the object itself is removed within the hour.",
+            f"{target.dn} has adminCount=1 but is in no protected group: an orphaned adminCount (AD never clears "
+            "it). SDProp does not touch it; what it left behind may still be its protected, stripped DACL.",
             object=target.dn,
-            details={"adminCount": 1},
-            remedy="Grant on CN=AdminSDHolder,CN=System (affects every protected account), or take the account out "
-            "of the protected groups and clear adminCount, then re-enable inheritance.",
+            details={**details, "cause": "adminsdholder-orphan"},
+            remedy="Fix it on the object: re-enable inheritance (or grant on the object — `richcoex fix` plans it), "
+            "and clear the stale marker (Set-ADUser <user> -Clear adminCount). A grant on AdminSDHolder would "
+            "never reach it.",
         )
     return Finding(
         "object.adminsdholder",
         Status.PASS,
         title,
-        f"{target.dn} is not an AdminSDHolder-protected account.",
+        f"{target.dn} is in no protected group and has no adminCount.",
         object=target.dn,
-        details={"adminCount": target.admin_count},
+        details=details,
     )
 
 
@@ -417,12 +495,21 @@ def describe_decision(decision: Decision, names: dict[str, str]) -> dict[str, ob
     }
 
 
-def failure_cause(decision: Decision, sd: SecurityDescriptor, admin_count: int | None) -> str:
+def protection(admin_count: int | None, protected: bool) -> str | None:
+    """`adminsdholder` (truly protected), `adminsdholder-orphan` (adminCount=1 left behind
+    by an account no longer in a protected group) or None."""
+    if protected:
+        return "adminsdholder"
+    return "adminsdholder-orphan" if admin_count == 1 else None
+
+
+def failure_cause(decision: Decision, sd: SecurityDescriptor, admin_count: int | None, protected: bool) -> str:
     """Why a write is refused, in the words the scan summary groups by."""
     if decision.ace is not None and not decision.allowed:
         return "deny"
-    if admin_count == 1:
-        return "adminsdholder"
+    marked = protection(admin_count, protected)
+    if marked is not None:
+        return marked
     if sd.dacl_protected:
         return "inheritance-off"
     return "no-grant"
@@ -476,8 +563,22 @@ def check_acl_writes(facts: Facts, sd: SecurityDescriptor) -> list[Finding]:
     account = facts.request.sync_account
     findings = []
     decisions = decisions_for(facts, sd)
+    written = facts.written_back()
     for attr in facts.attributes:
         fid, title = f"acl.write.{attr.name}", f"{account} may write {attr.name}"
+        if attr.name not in written:
+            findings.append(
+                Finding(
+                    fid,
+                    Status.SKIP,
+                    title,
+                    f"{facts.product.label} never writes {attr.name} back to a {facts.target_class} object, so its "
+                    "permission cannot cause 8344 here.",
+                    object=target.dn,
+                    details={"class": facts.target_class, "product": facts.product.id, "written_back": False},
+                )
+            )
+            continue
         if attr.schema is None:
             findings.append(
                 Finding(
@@ -488,6 +589,9 @@ def check_acl_writes(facts: Facts, sd: SecurityDescriptor) -> list[Finding]:
                     object=target.dn,
                 )
             )
+            continue
+        if facts.token_problem is not None:
+            findings.append(_token_error(fid, title, facts))
             continue
         if facts.token is None:
             findings.append(
@@ -512,13 +616,17 @@ def check_acl_writes(facts: Facts, sd: SecurityDescriptor) -> list[Finding]:
                 )
             )
             continue
-        cause = failure_cause(decision, sd, target.admin_count)
+        cause = failure_cause(decision, sd, target.admin_count, facts.protected_by is not None)
         details["cause"] = cause
         remedy = {
             "deny": f"Remove the explicit Deny (ACE {decision.ace_index}) or grant above it; "
             "`richcoex fix` reports it and removes it only when asked by name.",
-            "adminsdholder": "The object is AdminSDHolder-protected: change AdminSDHolder or the account's "
-            "protected-group membership, not the object (see object.adminsdholder).",
+            "adminsdholder": f"The object is AdminSDHolder-protected (a member of {facts.protected_by}): change "
+            f"AdminSDHolder or the account's protected-group membership, not the object. {KEEP_ADMINS_OUT} "
+            "See object.adminsdholder.",
+            "adminsdholder-orphan": "An orphaned adminCount=1 (no protected group): SDProp no longer touches it, so "
+            f"fix it on the object — `richcoex fix --user {facts.request.user}` re-enables inheritance or grants "
+            "there (see object.adminsdholder).",
             "inheritance-off": "Enable inheritance on the object so the OU's grant reaches it (see object.inheritance).",
             "no-grant": f"Grant {facts.request.group} Allow Write {attr.name} on the object or, inheritable, on its OU "
             f"(KB 2406830 step 2.4); `richcoex fix --user {facts.request.user}` plans the least-privilege ACE.",
@@ -535,6 +643,19 @@ def check_acl_writes(facts: Facts, sd: SecurityDescriptor) -> list[Finding]:
             )
         )
     return findings
+
+
+def _token_error(fid: str, title: str, facts: Facts) -> Finding:
+    """The token is unknown: an ERROR naming why, never a guessed "not a member"."""
+    dn = facts.sync_account.dn if facts.sync_account else None
+    return Finding(
+        fid,
+        Status.ERROR,
+        title,
+        f"The sync account's token could not be built: {facts.token_problem}.",
+        object=dn,
+        remedy="Run against a DC that reaches a global catalog (or is one); the kit does not guess group membership.",
+    )
 
 
 def evaluate(facts: Facts) -> list[Finding]:

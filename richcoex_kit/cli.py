@@ -290,7 +290,11 @@ def diff(before: str, after: str) -> None:
 @target_options
 @check_options
 @click.option(
-    "--filter", "ldap_filter", help="LDAP filter of the objects to scan (default: user, inetOrgPerson, group, contact)."
+    "--filter",
+    "ldap_filter",
+    help="LDAP filter of the objects to scan, replacing the default: users that are persons "
+    "((&(objectCategory=person)(objectClass=user))), inetOrgPerson, contacts and groups — computers, gMSAs and "
+    "sMSAs are never written back and excluded. Offline (a snapshot) a custom filter scans every recorded object.",
 )
 @click.option("--page-size", default=1000, show_default=True, help="Objects per LDAP page.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per object here (streamed).")
@@ -381,7 +385,9 @@ def _live(target: ConnectionSpec, command: str) -> None:
     help="Where the original DACLs and memberships are saved before any write.",
 )
 @click.option(
-    "--scope-ou", help="Grant on this OU (inheritable, user/inetOrgPerson/group/contact) instead of the object."
+    "--scope-ou",
+    help="Grant on this OU instead of the object: inheritable, one ACE per attribute and per class the product "
+    "writes it back to (proxyAddresses also for contacts/groups, the rest for user/inetOrgPerson).",
 )
 @click.option(
     "--remove-deny",
@@ -391,7 +397,11 @@ def _live(target: ConnectionSpec, command: str) -> None:
     help="Remove the explicit Deny ACE at this index (the plan names them). Never done unasked.",
 )
 @click.option("--drop-explicit", is_flag=True, help="When enabling inheritance, also drop the object's explicit ACEs.")
-@click.option("--adminsdholder", is_flag=True, help="For an adminCount=1 object, grant on CN=AdminSDHolder instead.")
+@click.option(
+    "--adminsdholder",
+    is_flag=True,
+    help="For an AdminSDHolder-protected object (a member of a protected group), grant on CN=AdminSDHolder instead.",
+)
 @click.option("--create-group-in", metavar="DN", help="Create the missing group in this container.")
 @guarded
 def fix(

@@ -5,8 +5,10 @@ restore it byte for byte.
 Least privilege: one ACCESS_ALLOWED_OBJECT ACE per failing attribute (WriteProperty,
 ObjectType = the attribute's schemaIDGUID, trustee = the group), where Microsoft's own
 module grants read/write on *all* properties. An explicit Deny is reported and removed
-only when the caller names it. AdminSDHolder-protected objects are never changed
-directly (SDProp would revert it within the hour).
+only when the caller names it. AdminSDHolder-protected objects (members of a protected
+group, not merely adminCount=1) are never changed directly (SDProp would revert it within
+the hour); an orphaned adminCount is fixed on the object. A new ACE is inserted at its
+canonical place and no existing ACE ever moves.
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .checks import CheckRequest, Facts, attribute_refs, gather
+from .checks import KEEP_ADMINS_OUT, SDPROP_NOW, CheckRequest, Facts, attribute_refs, display_names, gather
 from .directory.base import Directory, DirectoryWriter
 from .directory.errors import DirectoryError, InvalidInputError
 from .dn import file_label, parent
 from .errors import UsageError
-from .schema import CLASSES, WRITEBACK_CLASSES
+from .schema import CLASSES
 from .security import Ace, AceFlag, AceType, Acl, Right, SecurityDescriptor, Sid
 from .security.access import evaluate_all
+from .security.rights import rights_in_words
 from .security.sddl import ace_to_sddl
 
 BACKUP_SCHEMA = "richcoex.backup/1"
@@ -48,6 +51,9 @@ class AclEdit:
     removed: tuple[Ace, ...]
     protection_cleared: bool
     why: tuple[str, ...]
+    # When inheritance is re-enabled: the parent's ACEs that then decide for *other*
+    # trustees on the object, in words (what else the reviewer lets in).
+    also_effective: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,9 @@ class Plan:
                 lines.append(f"CHANGE DACL of {change.dn}")
                 lines += [f"  why: {why}" for why in change.why]
                 lines += sddl_diff(SecurityDescriptor.from_bytes(change.before), change.expected, self.domain_sid)
+                if change.also_effective:
+                    lines.append("  also effective once inheritance is on (the parent's ACEs, for other trustees):")
+                    lines += [f"    {line}" for line in change.also_effective]
         lines += [f"NOTE: {note}" for note in self.notes]
         return "\n".join(lines) if lines else "Nothing to change."
 
@@ -121,27 +130,53 @@ def _grant(group: Sid, attribute_guid: uuid.UUID, inherit_to: uuid.UUID | None =
     return Ace(AceType.ACCESS_ALLOWED_OBJECT, flags, Right.WRITE_PROPERTY, group, attribute_guid, inherit_to)
 
 
-def _canonical(explicit: Sequence[Ace], inherited: Sequence[Ace], grants: Sequence[Ace]) -> list[Ace]:
-    """Explicit denies, explicit allows (new grants last among them), then inherited ACEs."""
-    denies = [a for a in explicit if a.is_deny]
-    others = [a for a in explicit if not a.is_deny]
-    return [*denies, *others, *grants, *inherited]
+def _insert_grants(aces: Sequence[Ace], grants: Sequence[Ace]) -> list[Ace]:
+    """`aces` in their order, with each new explicit Allow inserted at its canonical
+    place (MS-DTYP 2.4.5 / 2.5.3.4: explicit denies, then explicit allows, then inherited):
+    after every explicit Deny and before the first inherited ACE. No existing ACE moves —
+    a DACL made non-canonical on purpose keeps every other trustee's rights. Where the two
+    rules conflict (an explicit Deny stored after an inherited ACE), after the Deny wins: a
+    new grant never overrides an explicit refusal."""
+    first_inherited = next((i for i, a in enumerate(aces) if a.is_inherited), len(aces))
+    last_deny = max((i for i, a in enumerate(aces) if a.is_deny and not a.is_inherited), default=-1)
+    at = max(first_inherited, last_deny + 1)
+    return [*aces[:at], *grants, *aces[at:]]
 
 
 def _inherited_from(parent: SecurityDescriptor, child_class: uuid.UUID) -> list[Ace]:
-    """The ACEs a child of `child_class` gets from `parent` (MS-DTYP 2.5.3.4.2, simplified to
-    what decides WriteProperty): container-inherit ACEs whose InheritedObjectType is absent or
-    the child's class apply to it; other copies are inherit-only on the child."""
+    """The ACEs a child of `child_class` gets from `parent` (MS-DTYP 2.5.3.4.2; every AD
+    object is a container). A container-inherit ACE whose InheritedObjectType is absent or
+    the child's class applies to the child; one for another class, or an object-inherit-
+    only ACE, is copied inherit-only so it passes further down; NO_PROPAGATE_INHERIT
+    copies clear the inheritance flags (effective here, not below) or, when they would not
+    apply here, are not copied at all."""
     result = []
     for ace in parent.dacl or ():
-        if not ace.flags & AceFlag.CONTAINER_INHERIT:
+        container, objects = ace.flags & AceFlag.CONTAINER_INHERIT, ace.flags & AceFlag.OBJECT_INHERIT
+        if not (container or objects):
             continue
-        applies = ace.inherited_object_type in (None, child_class)
-        flags = AceFlag.INHERITED | (0 if applies else AceFlag.INHERIT_ONLY)
-        if not ace.flags & AceFlag.NO_PROPAGATE_INHERIT:
-            flags |= AceFlag.CONTAINER_INHERIT
+        applies = bool(container) and ace.inherited_object_type in (None, child_class)
+        no_propagate = ace.flags & AceFlag.NO_PROPAGATE_INHERIT
+        if no_propagate and not applies:
+            continue
+        flags = AceFlag.INHERITED
+        if not no_propagate:
+            flags |= container | objects | (0 if applies else AceFlag.INHERIT_ONLY)
         result.append(Ace(ace.type, flags, ace.mask, ace.sid, ace.object_type, ace.inherited_object_type))
     return result
+
+
+def _effective_for_others(inherited: Sequence[Ace], token: frozenset[Sid], names: dict[str, str]) -> tuple[str, ...]:
+    """In words, each inherited ACE that would decide on the object for a trustee outside
+    the sync account's token: what re-enabling inheritance lets in besides the fix."""
+    lines = []
+    for ace in inherited:
+        if ace.flags & AceFlag.INHERIT_ONLY or ace.sid is None or ace.sid in token:
+            continue
+        what = f" on {names.get(str(ace.object_type), str(ace.object_type))}" if ace.object_type else ""
+        kind = "deny" if ace.is_deny else "allow"
+        lines.append(f"{kind} {names.get(str(ace.sid), str(ace.sid))}: {rights_in_words(ace.mask)}{what}")
+    return tuple(dict.fromkeys(lines))
 
 
 @dataclass(frozen=True)
@@ -204,19 +239,27 @@ def _plan_object(directory: Directory, writer: DirectoryWriter, facts: Facts, op
                  plan: Plan) -> AclEdit | None:  # fmt: skip
     target, group = facts.target, facts.group
     assert target is not None and group is not None
-    refs = attribute_refs(facts)
+    written = facts.written_back()
+    refs = [ref for ref in attribute_refs(facts) if ref.name in written]
     if not refs:
         return None
     structural = facts.target_class_guids[0] if facts.target_class_guids else CLASSES["user"]
     token = _token_after(facts, plan)
-    if target.admin_count == 1 and not options.adminsdholder:
-        plan.notes.append(f"{target.dn} is AdminSDHolder-protected (adminCount=1): SDProp would revert a change on "
-                          "the object within 60 minutes, so none is planned. Pass --adminsdholder to grant on "
-                          "CN=AdminSDHolder (every protected account), or remove it from protected groups.")  # fmt: skip
+    protected = facts.protected_by is not None
+    if protected and not options.adminsdholder:
+        plan.notes.append(f"{target.dn} is AdminSDHolder-protected (a member of {facts.protected_by}): SDProp would "
+                          "revert a change on the object within 60 minutes, so none is planned. "
+                          f"{KEEP_ADMINS_OUT} Otherwise pass --adminsdholder to grant on CN=AdminSDHolder (every "
+                          "protected account).")  # fmt: skip
         return None
     dn = target.dn
-    if target.admin_count == 1:
+    if protected:
         dn = f"CN=AdminSDHolder,CN=System,{facts.domain.base_dn}"
+        plan.notes.append(f"the grant goes on {dn}; {SDPROP_NOW}")
+    elif target.admin_count == 1:
+        plan.notes.append(f"{target.dn} has an orphaned adminCount=1 (in no protected group): SDProp no longer "
+                          "touches it, so the fix is made on the object itself. Clearing the stale marker is "
+                          "optional and not done here: Set-ADUser <user> -Clear adminCount.")  # fmt: skip
     before = writer.read_dacl(dn)
     current = SecurityDescriptor.from_bytes(before)
     aces = list(current.dacl or ())
@@ -227,21 +270,23 @@ def _plan_object(directory: Directory, writer: DirectoryWriter, facts: Facts, op
             raise UsageError(f"--remove-deny {index}: ACE {index} of {dn} is not an explicit Deny")
         removed.append(aces[index])
         why.append(f"remove explicit Deny ACE {index} as asked ({ace_to_sddl(aces[index], plan.domain_sid)})")
-    explicit = [a for a in aces if not a.is_inherited and a not in removed]
-    inherited = [a for a in aces if a.is_inherited]
-    protection_cleared = current.dacl_protected and target.admin_count != 1
+    kept = [a for a in aces if a not in removed]
+    protection_cleared = current.dacl_protected and not protected
+    also_effective: tuple[str, ...] = ()
     if protection_cleared:
+        explicit = [a for a in kept if not a.is_inherited]
         inherited = _inherited_from(SecurityDescriptor.from_bytes(writer.read_dacl(parent(dn))), structural)
         why.append("object.inheritance FAILed: enable inheritance (the DC re-applies the parent's ACEs)")
         if options.drop_explicit:
             why.append(f"drop the {len(explicit)} explicit ACEs as asked")
             removed += explicit
             explicit = []
+        names = {**display_names(facts), **directory.names({a.sid for a in inherited if a.sid is not None})}
+        also_effective = _effective_for_others(inherited, token, names)
+        kept = [*explicit, *inherited]
     if options.scope_ou:
         return _plan_ou_grant(writer, facts, options.scope_ou, refs, group.sid, plan)
-    predicted = current.with_dacl(
-        Acl.from_aces(_canonical(explicit, inherited, [])), protected=False if protection_cleared else None
-    )
+    predicted = current.with_dacl(Acl.from_aces(kept), protected=False if protection_cleared else None)
     decisions = evaluate_all(predicted, token, refs, facts.target_class_guids, object_sid=target.sid)
     grants = []
     for ref in refs:
@@ -257,31 +302,33 @@ def _plan_object(directory: Directory, writer: DirectoryWriter, facts: Facts, op
         why.append(f"acl.write.{ref.name} FAILed: allow {group.name} WriteProperty on {ref.name} only")
     if not grants and not removed and not protection_cleared:
         return None
-    expected = current.with_dacl(Acl.from_aces(_canonical(explicit, inherited, grants)),
+    expected = current.with_dacl(Acl.from_aces(_insert_grants(kept, grants)),
                                  protected=False if protection_cleared else None)  # fmt: skip
-    written = expected if not protection_cleared else current.with_dacl(
-        Acl.from_aces(_canonical(explicit, [], grants)), protected=False)  # fmt: skip
-    return AclEdit(
-        dn, before, written.to_bytes(), expected, tuple(grants), tuple(removed), protection_cleared, tuple(why)
-    )
+    # With inheritance re-enabled the DC computes the inherited part itself: write the explicit ACEs only.
+    written_sd = expected if not protection_cleared else current.with_dacl(
+        Acl.from_aces(_insert_grants([a for a in kept if not a.is_inherited], grants)), protected=False)  # fmt: skip
+    return AclEdit(dn, before, written_sd.to_bytes(), expected, tuple(grants), tuple(removed), protection_cleared,
+                   tuple(why), also_effective)  # fmt: skip
 
 
 def _plan_ou_grant(writer: DirectoryWriter, facts: Facts, ou: str, refs: Iterable[Any], group: Sid,
                    plan: Plan) -> AclEdit | None:  # fmt: skip
-    """Grant on an OU instead: inheritable, attribute-scoped, limited to the classes
-    Microsoft's module covers (user, inetOrgPerson, group, contact)."""
+    """Grant on an OU instead: inheritable, attribute-scoped, one ACE per attribute and per
+    class the product writes it back to (`Product.classes_for`: proxyAddresses also to
+    contacts and groups, the Exchange attributes to user/inetOrgPerson only)."""
     before = writer.read_dacl(ou)
     current = SecurityDescriptor.from_bytes(before)
     aces = list(current.dacl or ())
-    grants = [_grant(group, ref.schema_id, CLASSES[cls]) for ref in refs for cls in WRITEBACK_CLASSES]
+    pairs = [(ref, cls) for ref in refs for cls in facts.product.classes_for(ref.name)]
+    grants = [_grant(group, ref.schema_id, CLASSES[cls]) for ref, cls in pairs]
     grants = [g for g in grants if g not in aces]
     if not grants:
         plan.notes.append(f"{ou} already grants every attribute inheritably")
         return None
-    explicit = [a for a in aces if not a.is_inherited]
-    inherited = [a for a in aces if a.is_inherited]
-    expected = current.with_dacl(Acl.from_aces(_canonical(explicit, inherited, grants)))
-    why = (f"grant on {ou} for {', '.join(WRITEBACK_CLASSES)} descendants, one ACE per attribute and class",)
+    expected = current.with_dacl(Acl.from_aces(_insert_grants(aces, grants)))
+    classes = sorted({cls for _, cls in pairs})
+    why = (f"grant on {ou} for {', '.join(classes)} descendants, one ACE per attribute and per class it is written "
+           f"back to by {facts.product.label}",)  # fmt: skip
     return AclEdit(ou, before, expected.to_bytes(), expected, tuple(grants), (), False, why)
 
 

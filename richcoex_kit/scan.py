@@ -23,8 +23,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from .checks import CheckRequest, attribute_refs, describe_decision, display_names, failure_cause, gather
-from .directory.base import Directory, ScanRow
+from .checks import (
+    KEEP_ADMINS_OUT,
+    CheckRequest,
+    attribute_refs,
+    describe_decision,
+    display_names,
+    failure_cause,
+    gather,
+    protection,
+    structural_class,
+)
+from .directory.base import DEFAULT_SCAN_FILTER, Directory, ScanRow
 from .directory.errors import DirectoryError
 from .dn import parent
 from .findings import Finding, Status
@@ -34,9 +44,10 @@ from .security.access import AttributeRef, decide_writes, evaluate_all, token_by
 from .security.descriptor import read_header
 
 
-def default_filter(classes: tuple[str, ...] = WRITEBACK_CLASSES) -> str:
-    """user, inetOrgPerson, group and contact objects (the classes write-back covers)."""
-    return "(|" + "".join(f"(objectClass={c})" for c in classes) + ")"
+def default_filter() -> str:
+    """Users that are persons, inetOrgPerson, contacts and groups — the classes write-back
+    reaches; computers, gMSAs and sMSAs (subclasses of user) excluded. `--filter` overrides."""
+    return DEFAULT_SCAN_FILTER
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,10 +55,11 @@ class Verdict:
     """The decision for one distinct (descriptor, class): shared by every object that has
     it, so what is derived from it (its CSV cells included) is computed once, here."""
 
-    writable: tuple[bool, ...]
+    writable: tuple[bool, ...]  # True also where the attribute is never written back to the class
     causes: tuple[str | None, ...]
     deciding: tuple[dict[str, Any] | None, ...]  # the refusing ACE as `checks.describe_decision` gives it
     protected: bool
+    applicable: tuple[bool, ...] = ()  # per attribute: does the product write it back to this class?
     failing: bool = field(init=False)
     cause_set: frozenset[str] = field(init=False)
     csv_cells: tuple[str, ...] = field(init=False)  # each attribute's PASS/FAIL, then inheritance
@@ -56,8 +68,12 @@ class Verdict:
     def __post_init__(self) -> None:
         deciding = " ".join(sorted({str(d["sddl"]) for d in self.deciding if d}))
         causes = frozenset(c for c in self.causes if c)
+        applicable = self.applicable or (True,) * len(self.writable)
         cells = (
-            *("PASS" if ok else "FAIL" for ok in self.writable),
+            *(
+                ("PASS" if ok else "FAIL") if used else "n/a"
+                for ok, used in zip(self.writable, applicable, strict=True)
+            ),
             "disabled" if self.protected else "inherits",
         )
 
@@ -111,6 +127,8 @@ class Scanner:
 
     def __init__(self, directory: Directory, request: CheckRequest) -> None:
         facts = gather(directory, request)
+        if facts.token_problem is not None:
+            raise DirectoryError(f"cannot scan without the sync account's token: {facts.token_problem}")
         if facts.token is None:
             raise DirectoryError(f"the sync account {request.sync_account} was not found: {facts.sync_account_problem}")
         self.facts = facts
@@ -118,7 +136,9 @@ class Scanner:
         self.token = token_bytes(facts.token.sids)
         self.refs: tuple[AttributeRef, ...] = tuple(attribute_refs(facts))
         self.names = display_names(facts)
-        self.cache: dict[tuple[bytes, str], Verdict] = {}
+        self.cache: dict[tuple[bytes, str, str | None], Verdict] = {}
+        # Truly protected accounts (transitive members of protected groups), read once.
+        self.protected = directory.protected_accounts()
         self.lock = threading.Lock()
         # Only the structural class decides (the access check's object-type tree level 0).
         known = (*WRITEBACK_CLASSES, "computer")
@@ -135,38 +155,51 @@ class Scanner:
     def verdict(self, row: ScanRow) -> Verdict | None:
         if row.descriptor is None:
             return None
-        structural = row.object_classes[-1] if row.object_classes else "top"
-        key = (row.descriptor, structural)
+        structural = structural_class(row.object_classes)
+        marked = protection(row.admin_count, row.dn.lower() in self.protected)
+        key = (row.descriptor, structural, marked)
         cached = self.cache.get(key)
         if cached is not None:
             return cached
         classes = self._classes(row.object_classes)
+        applicable = self._applicable(structural)
         try:
             # The fused walk decides from the bytes; only a refused write needs the parsed
             # descriptor, for its cause and deciding ACE. Where no two objects share a
             # descriptor, this is most of the scan's own time (benchmarks/scan.py --unique).
             writes = decide_writes(row.descriptor, self.token, self.refs, classes)
-            if all(allowed for allowed, _, _ in writes):
-                verdict = self._writable(read_header(row.descriptor)[3])
+            if all(allowed or not used for (allowed, _, _), used in zip(writes, applicable, strict=True)):
+                verdict = self._writable(read_header(row.descriptor)[3], applicable)
             else:
-                verdict = self._refused(SecurityDescriptor.from_bytes(row.descriptor), classes, row.admin_count)
+                sd = SecurityDescriptor.from_bytes(row.descriptor)
+                verdict = self._refused(sd, classes, applicable, row.admin_count, marked == "adminsdholder")
         except DescriptorError:
             return None
         self.cache[key] = verdict
         return verdict
 
-    def _writable(self, control: int) -> Verdict:
-        n = len(self.refs)
-        return Verdict((True,) * n, (None,) * n, (None,) * n, protected=bool(control & Control.DACL_PROTECTED))
+    def _applicable(self, structural: str) -> tuple[bool, ...]:
+        """Per attribute: does the product write it back to objects of this class?"""
+        written = self.facts.product.attributes_for(structural, tuple(ref.name for ref in self.refs))
+        return tuple(ref.name in written for ref in self.refs)
 
-    def _refused(self, sd: SecurityDescriptor, classes: tuple[Any, ...], admin_count: int | None) -> Verdict:
+    def _writable(self, control: int, applicable: tuple[bool, ...]) -> Verdict:
+        n = len(self.refs)
+        return Verdict((True,) * n, (None,) * n, (None,) * n, protected=bool(control & Control.DACL_PROTECTED),
+                       applicable=applicable)  # fmt: skip
+
+    def _refused(self, sd: SecurityDescriptor, classes: tuple[Any, ...], applicable: tuple[bool, ...],
+                 admin_count: int | None, protected: bool) -> Verdict:  # fmt: skip
         decisions = evaluate_all(sd, self.token, self.refs, classes, names=self.names)
-        ordered = [decisions[ref.name] for ref in self.refs]
+        # A refusal of an attribute never written back to this class is no failure.
+        ordered = zip((decisions[ref.name] for ref in self.refs), applicable, strict=True)
+        refused = [d if used and not d.allowed else None for d, used in ordered]
         return Verdict(
-            writable=tuple(d.allowed for d in ordered),
-            causes=tuple(None if d.allowed else failure_cause(d, sd, admin_count) for d in ordered),
-            deciding=tuple(None if d.allowed else describe_decision(d, self.names) for d in ordered),
+            writable=tuple(d is None for d in refused),
+            causes=tuple(None if d is None else failure_cause(d, sd, admin_count, protected) for d in refused),
+            deciding=tuple(None if d is None else describe_decision(d, self.names) for d in refused),
             protected=sd.dacl_protected,
+            applicable=applicable,
         )
 
 
@@ -272,6 +305,8 @@ def findings(result: ScanResult, request: CheckRequest) -> list[Finding]:
                 f"Write-back of {name} fails with 8344: {why} ({cause}).", object=obj.dn,
                 details={"allowed": False, "cause": cause, "deciding_ace": deciding, "class": obj.object_class,
                          "adminCount": obj.admin_count, "inheritance": "disabled" if obj.verdict.protected else "inherits"},
-                remedy=f"richcoex fix --user '{obj.dn}' plans the least-privilege change.",
+                remedy=(f"AdminSDHolder-protected: {KEEP_ADMINS_OUT} Or `richcoex fix --user '{obj.dn}' "
+                        "--adminsdholder` grants on CN=AdminSDHolder." if cause == "adminsdholder" else
+                        f"richcoex fix --user '{obj.dn}' plans the least-privilege change."),
             ))  # fmt: skip
     return out

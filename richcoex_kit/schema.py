@@ -87,6 +87,9 @@ PROPERTY_SETS: dict[uuid.UUID, str] = {
     _g("77b5b886-944a-11d1-aebd-0000f80367c1"): "Personal Information",
     _g("59ba2f42-79a2-11d0-9020-00c04fc2d3cf"): "General Information",
     _g("4c164200-20c0-11d0-a768-00aa006e0529"): "Account Restrictions",
+    # MS-ADTS 5.1.3.2.1 (validated writes, Windows Server 2016): msDS-KeyCredentialLink's
+    # attributeSecurityGUID in [MS-ADA2], so a grant on it covers that attribute too.
+    _g("9b026da6-0d3c-465c-8bee-5199d7165cba"): "DS-Validated-Write-Computer",
 }
 
 # Class schemaIDGUIDs from [MS-ADSC].

@@ -154,7 +154,8 @@ CAUSE_WORDS = {
     "no-grant": "No ACE grants the group WriteProperty (the grant was never made, or not where this object inherits it)",
     "deny": "An explicit Deny decides before any Allow",
     "inheritance-off": "Inheritance is disabled on the object, so the OU's grant does not reach it (the KB's note)",
-    "adminsdholder": "AdminSDHolder-protected (adminCount=1): SDProp re-stamps the ACL hourly",
+    "adminsdholder": "AdminSDHolder-protected (a member of a protected group): SDProp re-stamps the ACL hourly",
+    "adminsdholder-orphan": "Orphaned adminCount=1 (in no protected group): fix it on the object, not AdminSDHolder",
 }
 
 

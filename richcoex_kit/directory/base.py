@@ -29,6 +29,7 @@ class DirectoryObject:
     sam_account_name: str | None
     admin_count: int | None
     descriptor: bytes | None
+    sid_history: tuple[Sid, ...] = ()  # sIDHistory: SIDs a migrated account still carries in its token
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,55 @@ class SchemaAttribute:
 
 @dataclass(frozen=True)
 class DomainFacts:
-    """What the rootDSE and the domain head say about where we are."""
+    """What the rootDSE and the domain head say about where we are. The schema and
+    configuration naming contexts come from the rootDSE (schemaNamingContext,
+    configurationNamingContext): in a child domain they lie under the forest root, not
+    under the domain. `ds_heuristics` is the forest's dSHeuristics string (None: unset)."""
 
     base_dn: str
     domain_sid: Sid
     netbios_name: str
     dns_host_name: str
     server: str
+    schema_nc: str = ""
+    configuration_nc: str = ""
+    ds_heuristics: str | None = None
+
+
+# The protected groups and accounts SDProp stamps AdminSDHolder's DACL on (MS-ADTS
+# 3.1.1.6.1.6.1, Windows Server 2012 and later): builtin RIDs (S-1-5-32-…), RIDs of the
+# domain, and the forest-root groups (Schema/Enterprise/Enterprise Key Admins).
+PROTECTED_BUILTIN_RIDS = {548: "Account Operators", 544: "Administrators", 551: "Backup Operators",
+                          550: "Print Operators", 552: "Replicator", 549: "Server Operators"}  # fmt: skip
+PROTECTED_DOMAIN_RIDS = {512: "Domain Admins", 516: "Domain Controllers", 519: "Enterprise Admins",
+                         527: "Enterprise Key Admins", 526: "Key Admins", 521: "Read-only Domain Controllers",
+                         518: "Schema Admins"}  # fmt: skip
+PROTECTED_ACCOUNT_RIDS = {500: "Administrator", 502: "krbtgt"}
+# dSHeuristics' 16th character, dwAdminSDExMask (MS-ADTS 3.1.1.6.1.4): each bit excludes the
+# members of one builtin group from the protection — 0x1 Account Operators, 0x2 Server
+# Operators, 0x4 Print Operators, 0x8 Backup Operators.
+ADMIN_SD_EX_MASK_RIDS = {0x1: 548, 0x2: 549, 0x4: 550, 0x8: 551}
+BUILTIN_DOMAIN = Sid.parse("S-1-5-32")
+
+
+def admin_sd_excluded_rids(ds_heuristics: str | None) -> frozenset[int]:
+    """The builtin RIDs dSHeuristics' dwAdminSDExMask takes out of the protection."""
+    if not ds_heuristics or len(ds_heuristics) < 16:
+        return frozenset()
+    try:
+        mask = int(ds_heuristics[15], 16)
+    except ValueError:
+        return frozenset()
+    return frozenset(rid for bit, rid in ADMIN_SD_EX_MASK_RIDS.items() if mask & bit)
+
+
+def protected_group_sids(domain_sid: Sid, ds_heuristics: str | None) -> dict[Sid, str]:
+    """SID → name of every group whose (transitive) members SDProp protects."""
+    excluded = admin_sd_excluded_rids(ds_heuristics)
+    groups = {Sid.parse(f"{BUILTIN_DOMAIN}-{rid}"): name for rid, name in PROTECTED_BUILTIN_RIDS.items()
+              if rid not in excluded}  # fmt: skip
+    groups.update({Sid.parse(f"{domain_sid}-{rid}"): name for rid, name in PROTECTED_DOMAIN_RIDS.items()})
+    return groups
 
 
 @dataclass(frozen=True)
@@ -71,6 +114,23 @@ class AttributeState:
     last_originating_change: str | None
     originating_dsa: str | None
     version: int | None
+
+
+# What a scan covers by default: the classes write-back reaches. objectCategory=person
+# keeps users that are persons (and inetOrgPerson, its subclass) and drops computers,
+# gMSAs and sMSAs, which are subclasses of user (objectCategory=computer / msDS-…) and
+# never written back.
+DEFAULT_SCAN_FILTER = (
+    "(|(&(objectCategory=person)(objectClass=user))(objectClass=inetOrgPerson)(objectClass=contact)(objectClass=group))"
+)
+_SCANNED_CLASSES = frozenset({"user", "inetorgperson", "contact", "group"})
+
+
+def in_default_scan_scope(object_classes: tuple[str, ...]) -> bool:
+    """DEFAULT_SCAN_FILTER over an object's objectClass values (for back ends that cannot
+    run a filter): a computer-derived class (computer, gMSA, sMSA) is out."""
+    lowered = {c.lower() for c in object_classes}
+    return "computer" not in lowered and bool(lowered & _SCANNED_CLASSES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +206,12 @@ class Directory(abc.ABC):
     @abc.abstractmethod
     def token_groups(self, obj: DirectoryObject) -> tuple[Sid, ...]:
         """The object's transitive group SIDs as the DC computes them (tokenGroups)."""
+
+    @abc.abstractmethod
+    def protected_accounts(self) -> dict[str, str]:
+        """Lower-cased DN → the protected group (or account) that makes SDProp protect it:
+        every transitive member of a protected group (dwAdminSDExMask honoured), plus
+        Administrator and krbtgt. adminCount alone proves nothing: AD never clears it."""
 
     @abc.abstractmethod
     def builtin_memberships(self) -> dict[Sid, tuple[Sid, ...]]:

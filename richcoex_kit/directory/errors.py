@@ -41,3 +41,8 @@ class InvalidInputError(DirectoryError):
 
 class ConcurrentChangeError(DirectoryError):
     """The object changed between our read and our write; nothing was written."""
+
+
+class TokenGroupsUnavailableError(DirectoryError):
+    """The DC did not compute tokenGroups for an account (MS-ADTS 3.1.1.4.5.19: it is
+    absent when no global catalog is reachable), so the account's token is unknown."""

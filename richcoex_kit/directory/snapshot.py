@@ -19,8 +19,18 @@ from typing import Any
 
 from .. import __version__
 from ..security import Sid
-from .base import AttributeState, Directory, DirectoryObject, DomainFacts, GroupFacts, ScanRow, SchemaAttribute
-from .errors import AmbiguousError, DirectoryError, NotFoundError
+from .base import (
+    DEFAULT_SCAN_FILTER,
+    AttributeState,
+    Directory,
+    DirectoryObject,
+    DomainFacts,
+    GroupFacts,
+    ScanRow,
+    SchemaAttribute,
+    in_default_scan_scope,
+)
+from .errors import AmbiguousError, DirectoryError, NotFoundError, TokenGroupsUnavailableError
 
 SNAPSHOT_SCHEMA = "richcoex.snapshot/1"
 
@@ -42,6 +52,7 @@ def _object_to_json(obj: DirectoryObject) -> dict[str, Any]:
         "sam_account_name": obj.sam_account_name,
         "admin_count": obj.admin_count,
         "descriptor": base64.b64encode(obj.descriptor).decode() if obj.descriptor else None,
+        "sid_history": [str(s) for s in obj.sid_history],
     }
 
 
@@ -54,6 +65,7 @@ def _object_from_json(data: dict[str, Any]) -> DirectoryObject:
         sam_account_name=data.get("sam_account_name"),
         admin_count=data.get("admin_count"),
         descriptor=base64.b64decode(data["descriptor"]) if data.get("descriptor") else None,
+        sid_history=tuple(Sid.parse(s) for s in data.get("sid_history") or ()),
     )
 
 
@@ -74,6 +86,7 @@ class RecordingDirectory(Directory):
             "groups": {},
             "token_groups": {},
             "builtin": None,
+            "protected": None,
             "sync_accounts": None,
             "schema_attributes": {},
             "classes": {},
@@ -114,9 +127,18 @@ class RecordingDirectory(Directory):
         return group
 
     def token_groups(self, obj: DirectoryObject) -> tuple[Sid, ...]:
-        sids = self.inner.token_groups(obj)
+        try:
+            sids = self.inner.token_groups(obj)
+        except TokenGroupsUnavailableError as error:
+            self.data["token_groups"][obj.dn.lower()] = {"unavailable": str(error)}
+            raise
         self.data["token_groups"][obj.dn.lower()] = [str(s) for s in sids]
         return sids
+
+    def protected_accounts(self) -> dict[str, str]:
+        result = self.inner.protected_accounts()
+        self.data["protected"] = result
+        return result
 
     def builtin_memberships(self) -> dict[Sid, tuple[Sid, ...]]:
         result = self.inner.builtin_memberships()
@@ -258,7 +280,16 @@ class SnapshotDirectory(Directory):
         sids = self.data["token_groups"].get(obj.dn.lower())
         if sids is None:
             raise NotFoundError(f"snapshot {self.origin} holds no tokenGroups for {obj.dn}")
+        if isinstance(sids, dict):
+            raise TokenGroupsUnavailableError(f"{sids['unavailable']} (when snapshot {self.origin} was captured)")
         return tuple(Sid.parse(s) for s in sids)
+
+    def protected_accounts(self) -> dict[str, str]:
+        recorded = self.data.get("protected")
+        if recorded is None:
+            raise NotFoundError(f"snapshot {self.origin} holds no protected-group membership (captured by an "
+                                "older kit: capture it again)")  # fmt: skip
+        return dict(recorded)
 
     def builtin_memberships(self) -> dict[Sid, tuple[Sid, ...]]:
         builtin = self.data.get("builtin") or {}
@@ -304,10 +335,14 @@ class SnapshotDirectory(Directory):
         return frozenset(recorded["attributes"])
 
     def scan_objects(self, base: str, ldap_filter: str, page_size: int) -> Iterator[ScanRow]:
-        """The snapshot's objects under `base` (the filter is the live DC's job; offline,
-        the scan keeps objects of the write-back classes)."""
+        """The snapshot's objects under `base`. Offline no filter is evaluated: the default
+        one is applied as its class rule (`in_default_scan_scope`); any other `--filter`
+        widens to every recorded object under `base`."""
         suffix = "," + base.lower()
+        by_class = ldap_filter == DEFAULT_SCAN_FILTER
         for dn, obj in self.data["objects"].items():
+            if by_class and not in_default_scan_scope(tuple(obj["object_classes"])):
+                continue
             if dn == base.lower() or dn.endswith(suffix):
                 descriptor = obj.get("descriptor")
                 yield ScanRow(
