@@ -140,6 +140,11 @@ def plan(request: RunRequest) -> list[tuple[str, Path, dict[str, Any]]]:
     if request.sync_state:
         account = account_from_state(check.sync_account, SyncState.load(request.sync_state))
         check = dataclasses.replace(check, sync_account=account)
+    per_object = [name for name, path in chosen.items() if "user" in parameters_of(path)]
+    if per_object and not request.users and not on_lab and not request.sync_state:
+        # Those runbooks would be skipped, and "findings: none" would read as all clear.
+        raise UsageError(f"--user is required on this target for {', '.join(per_object)} (or choose --steps "
+                         "that need no object, or give --sync-state to check its failed objects)")  # fmt: skip
     common = {**request.target.to_parameters(), **check.parameters()}
     executions = []
     for name, path in chosen.items():
