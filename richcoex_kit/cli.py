@@ -331,6 +331,7 @@ def scan(
 
     from .dn import check_dn
     from .evidence import provenance
+    from .files import open_private, write_private
     from .scan import findings as scan_findings
     from .scan import scan as run_scan
     from .targets import default_scan_base
@@ -343,7 +344,7 @@ def scan(
     target = make_target({**kw, "base": ""})
     with (
         open_target(target) as directory,
-        open(csv_path, "w", newline="") if csv_path else contextlib.nullcontext() as out,
+        open_private(csv_path, newline="") if csv_path else contextlib.nullcontext() as out,
     ):
         # The bar starts once the DC and the CSV are open, so a failure there is one clean line.
         bar = tqdm(desc="scan", unit="object", file=sys.stderr, mininterval=1.0)
@@ -359,8 +360,7 @@ def scan(
     found = scan_findings(result, request)
     if html_path:
         meta = {"target": where.get("server", where["kind"]), "kit": __version__}
-        with open(html_path, "w") as page:
-            page.write(html_page("richcoex scan", scan_report(result, meta)))
+        write_private(html_path, html_page("richcoex scan", scan_report(result, meta)))
     if as_json:
         context = {**request.context(), **result.context(), **provenance()}
         click.echo(json.dumps(document(found, where, __version__, context=context), indent=2))

@@ -41,6 +41,23 @@ def private_folder(path: str | Path) -> Path:
     return folder
 
 
+def new_private_folder(parent: str | Path, name: str) -> Path:
+    """A folder `name` under `parent` that no one else got: `name`, else `name-2`, `name-3`…
+    (mkdir is atomic, so two runs started in the same second get one each), 0700."""
+    base = private_folder(parent)
+    for attempt in range(1, 1000):
+        folder = base / (name if attempt == 1 else f"{name}-{attempt}")
+        try:
+            folder.mkdir(mode=FOLDER_MODE)
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise CouldNotRunError(f"cannot create the folder {str(folder)!r}: {error.strerror or error}") from None
+        os.chmod(folder, FOLDER_MODE)
+        return folder
+    raise CouldNotRunError(f"{str(base)!r} already holds 999 folders named {name}")
+
+
 def write_private(path: str | Path, content: str | bytes) -> Path:
     """Write `content` to `path` completely or not at all (temporary file, fsync, rename),
     0600, in a folder created 0700."""

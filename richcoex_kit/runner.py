@@ -39,6 +39,7 @@ from .evidence import (
     who_ran,
     write_manifest,
 )
+from .files import new_private_folder, write_private
 from .findings import SCHEMA_ID, Finding, exit_code
 from .request import CheckRequest
 from .settings import PASSWORD_ENV
@@ -170,8 +171,7 @@ def run(request: RunRequest, progress: bool = True) -> tuple[int, Path]:
     """Execute, write the bundle, return (exit code, bundle folder)."""
     executions = plan(request)
     started = dt.datetime.now(dt.timezone.utc)
-    folder = request.output / f"{started.strftime('%Y%m%dT%H%M%SZ')}-{request.target.slug()}"
-    folder.mkdir(parents=True, exist_ok=False)
+    folder = new_private_folder(request.output, f"{started.strftime('%Y%m%dT%H%M%SZ')}-{request.target.slug()}")
     results: list[Execution] = []
     bar = tqdm(executions, desc="runbooks", unit="notebook", disable=not progress, file=sys.stderr)
     for stem, path, parameters in bar:
@@ -194,13 +194,13 @@ def run(request: RunRequest, progress: bool = True) -> tuple[int, Path]:
             notebook = strip_widget_views(nbformat.read(out, as_version=4))
             if result.status != "ran":
                 result.error = failure_reason(notebook) or result.error
-            nbformat.write(notebook, out)
+            write_private(out, nbformat.writes(notebook))
             for document in recorded_documents(notebook):
                 result.findings += document["findings"]
             findings = [Finding.from_json(f) for f in result.findings]
             meta = {"runbook": stem, "target": request.target.slug(), "ran": started.isoformat(timespec="seconds"),
                     "by": who_ran(), "kit": __version__, "status": result.status}  # fmt: skip
-            (folder / f"{stem}.html").write_text(notebook_html(notebook, page_summary(meta, findings)))
+            write_private(folder / f"{stem}.html", notebook_html(notebook, page_summary(meta, findings)))
         results.append(result)
     all_findings = [Finding.from_json(f) for r in results for f in r.findings]
     code = exit_code(all_findings)
@@ -221,6 +221,6 @@ def run(request: RunRequest, progress: bool = True) -> tuple[int, Path]:
                   "parameters": r.parameters, "findings": len(r.findings)} for r in results],
         "findings": [f.to_json() for f in all_findings],
     }  # fmt: skip
-    (folder / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+    write_private(folder / SUMMARY, json.dumps(summary, indent=2) + "\n")
     write_manifest(folder)
     return code, folder
