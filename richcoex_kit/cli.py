@@ -476,10 +476,12 @@ def restore(backup: str, force: bool, **kw: Any) -> None:
     is removed; a created group is deleted."""
     from pathlib import Path
 
+    from .remedy import load_backup
     from .remedy import restore as undo
 
     target = make_target(kw)
     _live(target, "restore")
+    load_backup(Path(backup))  # a damaged file is said before any connection
     with open_target(target) as directory:
         click.echo(printable(undo(Path(backup), directory, force=force)))
 
