@@ -162,7 +162,8 @@ def test_insecure_skips_validation_loudly(lab):
 
 def test_starttls_and_plain_ldap(lab):
     for tls in ("starttls", "none"):
-        result = run_cli(["check", *connect_args(lab), "--tls", tls, "--user", "rc-healthy"], lab.password())
+        args = ["check", *connect_args(lab), "--tls", tls, "--user", "rc-healthy"]
+        result = run_cli(args + ["--insecure"] * (tls == "none"), lab.password())  # clear text: only if asked
         assert result.returncode == 0, (tls, result.stderr)
 
 
@@ -214,5 +215,15 @@ class CuttingProxy:
 
 def test_dc_lost_mid_run(lab):
     proxy = CuttingProxy(389, cut_at_request=4)  # bind, rootDSE, domain head pass; then the DC is gone
-    args = ["check", *connect_args(lab), "--tls", "none", "--port", str(proxy.port), "--user", "rc-healthy"]
+    args = [
+        "check",
+        *connect_args(lab),
+        "--tls",
+        "none",
+        "--insecure",
+        "--port",
+        str(proxy.port),
+        "--user",
+        "rc-healthy",
+    ]
     assert_one_line_error(run_cli(args, lab.password()), "connection to 127.0.0.1")
