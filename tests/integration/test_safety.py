@@ -73,7 +73,9 @@ def test_restore_cannot_delete_what_the_kit_did_not_create(lab, tmp_path):
         fix = run_cli(["fix", *connect_args(lab), "--user", "rc-healthy", "--group", "RC-Existing",
                        "--create-group-in", USERS_OU.format(base=lab.base_dn), "--apply", "--backup-dir",
                        str(backups)], lab.password())  # fmt: skip
-        assert fix.returncode == 3 and re.search("RC-Existing,.* already exists .*; nothing was written", one_error_line(fix))
+        assert fix.returncode == 3 and re.search(
+            "RC-Existing,.* already exists .*; nothing was written", one_error_line(fix)
+        )
         (journal,) = backups.iterdir()
         record = json.loads(journal.read_text())
         assert record["kind"] == "group" and record["applied"] is False and record["created_guid"] is None
