@@ -51,6 +51,15 @@ def assert_one_line(result: Result, codes: tuple[int, ...], *words: str) -> None
         assert word in last, (word, last)
 
 
+def assert_verdicts_or_one_line(result: Result, *words: str) -> None:
+    """A verdict (exit 0 or 1, no stray exception), or exit 2/3 with one line."""
+    if result.exit_code in (2, 3):
+        assert_one_line(result, (2, 3), *words)
+    else:
+        assert result.exit_code in (0, 1), result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+
+
 def write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(text)
@@ -94,12 +103,7 @@ def test_any_mutated_snapshot_gives_verdicts_or_one_line(text):
         path = write(Path(folder), "snap.json", text)
         for args in (["check", "--user", "rc-nogrant"], ["scan"]):
             result = cli(*args, "--snapshot", str(path))
-            if result.exit_code in (2, 3):
-                assert_one_line(result, (2, 3))
-            else:
-                assert result.exit_code in (0, 1) and (
-                    result.exception is None or isinstance(result.exception, SystemExit)
-                ), result.output
+            assert_verdicts_or_one_line(result)
 
 
 # -- backups -------------------------------------------------------------------------------
@@ -159,12 +163,7 @@ def test_any_mutated_summary_diffs_or_is_one_line(text):
     with tempfile.TemporaryDirectory() as folder:
         good = bundle(Path(folder), "good", json.dumps(SUMMARY))
         result = cli("diff", str(good), str(bundle(Path(folder), "other", text)))
-        if result.exit_code == 3:
-            assert_one_line(result, (3,), "summary.json")
-        else:
-            assert result.exit_code in (0, 1) and (
-                result.exception is None or isinstance(result.exception, SystemExit)
-            ), result.output
+        assert_verdicts_or_one_line(result, "summary.json")
 
 
 # -- usage errors --------------------------------------------------------------------------
