@@ -22,6 +22,7 @@ from .security import DescriptorError, SecurityDescriptor, Sid
 from .security.access import AttributeRef, Decision, evaluate_all
 from .security.rights import SDDL_ACE_TYPES, rights_in_words
 from .security.sddl import ace_to_sddl
+from .text import command
 
 # SIDs a network logon carries that tokenGroups does not list (MS-DTYP 2.4.2.4; Samba
 # omits This Organization, Windows adds it: listing it matches what AD would grant).
@@ -629,7 +630,7 @@ def check_acl_writes(facts: Facts, sd: SecurityDescriptor) -> list[Finding]:
             "there (see object.adminsdholder).",
             "inheritance-off": "Enable inheritance on the object so the OU's grant reaches it (see object.inheritance).",
             "no-grant": f"Grant {facts.request.group} Allow Write {attr.name} on the object or, inheritable, on its OU "
-            f"(KB 2406830 step 2.4); `richcoex fix --user {facts.request.user}` plans the least-privilege ACE.",
+            f"(KB 2406830 step 2.4); `{command('richcoex', 'fix', '--user', target.dn)}` plans the least-privilege ACE.",
         }[cause]
         findings.append(
             Finding(

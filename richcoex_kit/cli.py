@@ -24,10 +24,11 @@ from .findings import NEEDS_ATTENTION, Finding, Status, document, exit_code
 from .products import PRODUCT_IDS
 from .request import DEFAULT_ATTRIBUTES, DEFAULT_GROUP, DEFAULT_PRODUCT, DEFAULT_SYNC_ACCOUNT, CheckRequest
 from .targets import announce, open_target
+from .text import printable
 
 
 def fail(message: str, code: int = EXIT_COULD_NOT_RUN) -> None:
-    click.echo(f"richcoex: error: {message}", err=True)
+    click.echo(f"richcoex: error: {printable(message)}", err=True)
     sys.exit(code)
 
 
@@ -115,6 +116,14 @@ def make_target(kw: dict[str, Any]) -> ConnectionSpec:
     return spec
 
 
+def nonblank(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """--user must name something: an empty or blank one would silently check nothing."""
+    for item in value if isinstance(value, tuple) else (value,):
+        if item is not None and not item.strip():
+            raise click.BadParameter("expected a sAMAccountName, UPN, DN or objectGUID, not an empty string")
+    return value
+
+
 _STATUS_COLOURS = {Status.PASS: "green", Status.FAIL: "red", Status.WARN: "yellow", Status.ERROR: "magenta"}
 
 
@@ -123,9 +132,9 @@ def print_table(findings: list[Finding]) -> None:
     for f in findings:
         status = click.style(f"{f.status.value:<5}", fg=_STATUS_COLOURS.get(f.status), bold=f.status == Status.FAIL)
         where = f" [{first_rdn(f.object)}]" if f.object else ""
-        click.echo(f"{status} {f.id:<38}{where} {f.summary}")
+        click.echo(f"{status} {printable(f.id):<38}{printable(where)} {printable(f.summary)}")
         if f.status in NEEDS_ATTENTION and f.remedy:
-            click.echo(f"      fix: {f.remedy}")
+            click.echo(f"      fix: {printable(f.remedy)}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -147,7 +156,13 @@ def main() -> None:
 @main.command()
 @target_options
 @check_options
-@click.option("--user", "user", required=True, help="The affected object: sAMAccountName, UPN, DN or objectGUID.")
+@click.option(
+    "--user",
+    "user",
+    required=True,
+    callback=nonblank,
+    help="The affected object: sAMAccountName, UPN, DN or objectGUID.",
+)
 @click.option(
     "--sync-state",
     type=click.Path(dir_okay=False),
@@ -185,7 +200,13 @@ def check(user: str, sync_state: str | None, as_json: bool, **kw: Any) -> None:
 @main.command()
 @target_options
 @check_options
-@click.option("--user", "users", multiple=True, help="An affected object (repeat): 00, 03 and 04 run once per object.")
+@click.option(
+    "--user",
+    "users",
+    multiple=True,
+    callback=nonblank,
+    help="An affected object (repeat): 00, 03 and 04 run once per object.",
+)
 @click.option("--steps", help="Which runbooks, by number prefix: e.g. 00,03 (default: all).")
 @click.option(
     "--output",
@@ -259,7 +280,7 @@ def run(
     click.echo(f"evidence: {folder}")
     click.echo("findings: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
     for failed in (r for r in summary["runs"] if r["status"] != "ran"):
-        click.echo(f"richcoex: error: {failed['file']} could not run: {failed['error']}", err=True)
+        click.echo(printable(f"richcoex: error: {failed['file']} could not run: {failed['error']}"), err=True)
     sys.exit(code)
 
 
@@ -282,7 +303,7 @@ def diff(before: str, after: str) -> None:
         arrow = f"{old or '(absent)'} → {new or '(absent)'}"
         worse |= got_worse(old, new)
         colour = "red" if got_worse(old, new) else "green"
-        click.echo(f"{click.style(f'{arrow:<18}', fg=colour)} {fid:<40} {first_rdn(obj)}")
+        click.echo(f"{click.style(f'{arrow:<18}', fg=colour)} {printable(fid):<40} {printable(first_rdn(obj))}")
     sys.exit(1 if worse else 0)
 
 
@@ -296,7 +317,7 @@ def diff(before: str, after: str) -> None:
     "((&(objectCategory=person)(objectClass=user))), inetOrgPerson, contacts and groups — computers, gMSAs and "
     "sMSAs are never written back and excluded. Offline (a snapshot) a custom filter scans every recorded object.",
 )
-@click.option("--page-size", default=1000, show_default=True, help="Objects per LDAP page.")
+@click.option("--page-size", default=1000, show_default=True, type=click.IntRange(1), help="Objects per LDAP page.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write one row per object here (streamed).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write the summary page here.")
 @click.option("--json", "as_json", is_flag=True, help="Emit acl.write.* FAIL findings (richcoex.findings/1) on stdout.")
@@ -319,6 +340,7 @@ def scan(
 
     from .dn import check_dn
     from .evidence import provenance
+    from .files import open_private, write_private
     from .progress import Counter
     from .scan import findings as scan_findings
     from .scan import scan as run_scan
@@ -332,7 +354,7 @@ def scan(
     target = make_target({**kw, "base": ""})
     with (
         open_target(target) as directory,
-        open(csv_path, "w", newline="") if csv_path else contextlib.nullcontext() as out,
+        open_private(csv_path, newline="") if csv_path else contextlib.nullcontext() as out,
     ):
         # The bar starts once the DC and the CSV are open, so a failure there is one clean line.
         bar = Counter("scan", "object")
@@ -347,21 +369,25 @@ def scan(
     found = scan_findings(result, request)
     if html_path:
         meta = {"target": where.get("server", where["kind"]), "kit": __version__}
-        with open(html_path, "w") as page:
-            page.write(html_page("richcoex scan", scan_report(result, meta)))
+        write_private(html_path, html_page("richcoex scan", scan_report(result, meta)))
     if as_json:
         context = {**request.context(), **result.context(), **provenance()}
         # Not indented: one finding per refused attribute of every failing object makes this
         # megabytes, and json's C encoder runs only without indent (5,000 users: ~10 MB).
         click.echo(json.dumps(document(found, where, __version__, context=context)))
     else:
-        click.echo(f"scanned {result.scanned:,} objects under {result.base} in {result.seconds:.1f}s "
-                   f"({result.rate:,.0f}/s, {result.distinct_descriptors:,} distinct descriptors): "
-                   f"{len(result.failing):,} would fail write-back")  # fmt: skip
+        click.echo(printable(f"scanned {result.scanned:,} objects under {result.base} in {result.seconds:.1f}s "
+                             f"({result.rate:,.0f}/s, {result.distinct_descriptors:,} distinct descriptors): "
+                             f"{len(result.failing):,} would fail write-back, "
+                             f"{len(result.unreadable):,} could not be checked"))  # fmt: skip
         for cause, count in result.by_cause.most_common():
             click.echo(f"  {count:>8,}  {cause}")
+        for blind in result.unreadable[:20]:
+            click.echo(printable(f"  ERROR  {blind.dn}: {blind.why}"))
     if result.incomplete:
         fail(f"scan incomplete after {result.scanned:,} objects: {result.incomplete}")
+    if result.unreadable:
+        fail(f"could not check {len(result.unreadable):,} objects (no verdict is given for them)")
     sys.exit(1 if result.failing else 0)
 
 
@@ -375,14 +401,18 @@ def _live(target: ConnectionSpec, command: str) -> None:
 @main.command()
 @target_options
 @check_options
-@click.option("--user", required=True, help="The object whose write-back fails: sAMAccountName, UPN, DN or objectGUID.")
+@click.option(
+    "--user",
+    required=True,
+    callback=nonblank,
+    help="The object whose write-back fails: sAMAccountName, UPN, DN or objectGUID.",
+)
 @click.option("--apply", "apply_", is_flag=True, help="Write the plan (default: dry run, nothing is written).")
 @click.option(
     "--backup-dir",
-    default="richcoex-backups",
-    show_default=True,
     type=click.Path(file_okay=False),
-    help="Where the original DACLs and memberships are saved before any write.",
+    help="Where the original DACLs and memberships are saved before any write "
+    "(default: $XDG_DATA_HOME/richcoex/backups or ~/.local/share/richcoex/backups; created 0700).",
 )
 @click.option(
     "--scope-ou",
@@ -407,7 +437,7 @@ def _live(target: ConnectionSpec, command: str) -> None:
 def fix(
     user: str,
     apply_: bool,
-    backup_dir: str,
+    backup_dir: str | None,
     scope_ou: str | None,
     remove_deny: tuple[int, ...],
     drop_explicit: bool,
@@ -427,7 +457,7 @@ def fix(
     from pathlib import Path
 
     from .checks import run_checks
-    from .remedy import FixOptions, apply_plan, plan_fix
+    from .remedy import FixOptions, apply_plan, default_backup_dir, plan_fix
 
     target = make_target(kw)
     _live(target, "fix")
@@ -435,15 +465,17 @@ def fix(
     options = FixOptions(scope_ou, remove_deny, drop_explicit, adminsdholder, create_group_in)
     with open_target(target) as directory:
         plan = plan_fix(directory, request, options)
-        click.echo(plan.describe())
+        click.echo("\n".join(printable(line) for line in plan.describe().split("\n")))
         if not apply_:
             click.echo("\n(dry run: nothing was written; add --apply to write this plan)" if not plan.empty else "")
             sys.exit(0)
         if plan.empty:
             sys.exit(0)
-        applied = apply_plan(plan, directory, Path(backup_dir))
+        folder = Path(backup_dir).resolve() if backup_dir else default_backup_dir()
+        click.echo(f"\nbackups: {folder}")
+        applied = apply_plan(plan, directory, folder)
         for line in applied.done:
-            click.echo(f"done: {line}")
+            click.echo(f"done: {printable(line)}")
         _, findings = run_checks(directory, request)
     click.echo("\nafter the fix:")
     print_table([f for f in findings if f.id.startswith(("group.", "object.", "acl."))])
@@ -461,12 +493,14 @@ def restore(backup: str, force: bool, **kw: Any) -> None:
     is removed; a created group is deleted."""
     from pathlib import Path
 
+    from .remedy import load_backup
     from .remedy import restore as undo
 
     target = make_target(kw)
     _live(target, "restore")
+    load_backup(Path(backup))  # a damaged file is said before any connection
     with open_target(target) as directory:
-        click.echo(undo(Path(backup), directory, force=force))
+        click.echo(printable(undo(Path(backup), directory, force=force)))
 
 
 @main.command("collect-sync")
@@ -494,7 +528,7 @@ def collect_sync(print_script: bool) -> None:
 @target_options
 @check_options
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The snapshot file to write.")
-@click.option("--user", "users", multiple=True, help="An object to capture (repeat for several).")
+@click.option("--user", "users", multiple=True, callback=nonblank, help="An object to capture (repeat for several).")
 @guarded
 def collect(out: str, users: tuple[str, ...], **kw: Any) -> None:
     """Capture a snapshot: exactly what the runbooks read for the given objects, so a

@@ -47,7 +47,7 @@ class ConnectionSpec:
         "PEM file of the CA that issued the DC's certificate.", path=True))  # fmt: skip
     tls_name: str = field(default="", metadata=_option("Name expected in the DC's certificate when --server is an IP."))
     insecure: bool = field(default=False, metadata=_option(
-        "Skip certificate validation (warned loudly). Never in production."))  # fmt: skip
+        "Skip certificate validation, or allow a simple bind over --tls none (warned loudly). Never in production."))  # fmt: skip
     auth: str = field(default="simple", metadata=_option(
         "simple: --bind-user and RICHCOEX_PASSWORD/keyring/prompt; kerberos: your ticket (kinit).",
         choices=AUTH_MODES))  # fmt: skip
@@ -75,10 +75,18 @@ class ConnectionSpec:
     def effective_port(self) -> int:
         return self.port or (636 if self.tls == "ldaps" else 389)
 
+    @property
+    def clear_text_password(self) -> bool:
+        """A simple bind over plain LDAP: the password crosses the network readable."""
+        return bool(self.server) and self.tls == "none" and self.auth == "simple"
+
     def check_live(self) -> None:
         """What a bind needs, said before any connection is tried."""
         if self.auth == "simple" and not self.bind_user:
             raise UsageError("--bind-user is required for simple bind (DOMAIN\\user, UPN or DN)")
+        if self.clear_text_password and not self.insecure:
+            raise UsageError(f"--tls none with a simple bind would send the password of {self.bind_user} in clear "
+                             "text: use --tls ldaps or starttls (or pass --insecure to accept that risk)")  # fmt: skip
         if self.ca_file and not os.path.isfile(self.ca_file):
             raise UsageError(f"--ca-file {self.ca_file!r} does not exist")
 

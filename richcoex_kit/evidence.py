@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import hashlib
-import json
 import re
 import socket
 from collections.abc import Iterable
@@ -20,8 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .errors import one_line
-from .findings import SEVERITY, Finding, Status, document
+from .errors import CouldNotRunError, one_line
+from .files import write_private
+from .findings import SCHEMA_ID, SEVERITY, Finding, Status, document
+from .jsondoc import compile_schema, parse, validate
 from .views import STYLE, summary_header, wrap
 
 FINDINGS_MIMETYPE = "application/vnd.richcoex.findings+json"
@@ -112,9 +113,7 @@ def write_manifest(folder: Path) -> Path:
     lines = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
         lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.relative_to(folder).as_posix()}")
-    manifest = folder / MANIFEST
-    manifest.write_text("\n".join(lines) + "\n")
-    return manifest
+    return write_private(folder / MANIFEST, "\n".join(lines) + "\n")
 
 
 def verify_manifest(folder: Path) -> list[str]:
@@ -128,12 +127,41 @@ def verify_manifest(folder: Path) -> list[str]:
     return problems
 
 
+# What `diff` reads of a bundle's summary.json (the rest is for people).
+_SUMMARY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["schema", "findings"],
+    "properties": {
+        "schema": {"const": SCHEMA_ID},
+        "findings": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "status"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "status": {"enum": [s.value for s in Status]},
+                    "object": {"type": ["string", "null"]},
+                },
+            },
+        },
+    },
+}
+
+
 def load_summary(folder: str | Path) -> dict[str, Any]:
+    """A bundle's summary.json, validated: one line naming the file and what was expected."""
     path = Path(folder) / SUMMARY
+    where = f"evidence summary {str(path)!r}"
     try:
-        return json.loads(path.read_text())
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise FileNotFoundError(f"{folder} is not an evidence bundle (no {SUMMARY})") from None
+        raise CouldNotRunError(f"{folder} is not an evidence bundle (no {SUMMARY})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise CouldNotRunError(f"{where} is not readable: {error}") from None
+    data = parse(text, where)
+    validate(data, compile_schema(_SUMMARY_SCHEMA), where)
+    return dict(data)
 
 
 def diff_findings(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str, str | None, str | None]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,17 +25,17 @@ from typing import Any
 
 from . import __version__
 from .checks import KEEP_ADMINS_OUT, SDPROP_NOW, CheckRequest, Facts, attribute_refs, display_names, gather
-from .directory.base import Directory, DirectoryWriter
-from .directory.errors import DirectoryError, InvalidInputError
+from .directory.base import Directory, DirectoryObject, DirectoryWriter
+from .directory.errors import InvalidInputError, NotFoundError
 from .dn import file_label, parent
-from .errors import UsageError
+from .errors import CouldNotRunError, UsageError, one_line
+from .files import private_folder, write_private
+from .jsondoc import compile_schema, parse, validate
 from .schema import CLASSES
-from .security import Ace, AceFlag, AceType, Acl, Right, SecurityDescriptor, Sid
+from .security import Ace, AceFlag, AceType, Acl, DescriptorError, Right, SecurityDescriptor, Sid
 from .security.access import evaluate_all
 from .security.rights import rights_in_words
 from .security.sddl import ace_to_sddl
-
-BACKUP_SCHEMA = "richcoex.backup/1"
 
 
 @dataclass(frozen=True)
@@ -332,7 +333,46 @@ def _plan_ou_grant(writer: DirectoryWriter, facts: Facts, ou: str, refs: Iterabl
     return AclEdit(ou, before, expected.to_bytes(), expected, tuple(grants), (), False, why)
 
 
-# -- applying ---------------------------------------------------------------------------
+# -- applying: the backup journal ------------------------------------------------------
+#
+# Each change gets one record, written completely (files.write_private: temporary file,
+# fsync, rename) *before* the change; a record that cannot be written stops the fix with
+# nothing changed. It names the object by objectGUID and objectClass and says whether the
+# change was applied: `applied` turns true (the record rewritten atomically) only after
+# the write succeeded. Restore acts only on applied records, finds the object by GUID,
+# deletes only an object whose GUID the kit recorded when it created it, and removes only
+# a membership the kit itself added.
+
+BACKUP_SCHEMA = "richcoex.backup/2"
+_BACKUP_COMMON: dict[str, Any] = {
+    "type": "object",
+    "required": ["schema", "kind", "applied", "time", "who"],
+    "properties": {"schema": {"const": BACKUP_SCHEMA}, "kind": {"enum": ["dacl", "membership", "group"]},
+                   "applied": {"type": "boolean"}, "time": {"type": "string"}, "who": {"type": "string"}},
+}  # fmt: skip
+_STRINGS = {"type": "string"}
+_MAYBE = {"type": ["string", "null"]}
+_BACKUP_KINDS: dict[str, dict[str, Any]] = {
+    "dacl": {"required": ["dn", "object_guid", "object_class", "descriptor"],
+             "properties": {"dn": _STRINGS, "object_guid": _STRINGS, "object_class": _STRINGS,
+                            "descriptor": _STRINGS, "written": _MAYBE}},
+    "membership": {"required": ["group_dn", "group_guid", "object_class", "member_dn", "member_guid", "added"],
+                   "properties": {"group_dn": _STRINGS, "group_guid": _STRINGS, "object_class": _STRINGS,
+                                  "member_dn": _STRINGS, "member_guid": _STRINGS, "added": {"type": "boolean"}}},
+    "group": {"required": ["dn", "name", "object_class", "created_guid"],
+              "properties": {"dn": _STRINGS, "name": _STRINGS, "object_class": _STRINGS, "created_guid": _MAYBE}},
+}  # fmt: skip
+
+
+class RestoreRefused(CouldNotRunError):
+    """Restore will not do what the backup asks: it would undo something the kit did not do."""
+
+
+def default_backup_dir() -> Path:
+    """Outside any source tree or installed runbooks folder: the user's data folder
+    ($XDG_DATA_HOME/richcoex/backups, else ~/.local/share/richcoex/backups)."""
+    root = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(root).resolve() / "richcoex" / "backups"
 
 
 @dataclass
@@ -341,77 +381,181 @@ class Applied:
     done: list[str] = field(default_factory=list)
 
 
-def _backup(folder: Path, record: dict[str, Any]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    path = folder / f"{stamp}-{record['kind']}-{file_label(record.get('dn', record.get('group_dn')))}.json"
-    _write_backup(path, record)
-    return path
+class _Journal:
+    """One backup file per change, in `folder` (absolute, private)."""
+
+    def __init__(self, folder: Path, who: str) -> None:
+        self.folder = private_folder(Path(folder).resolve())
+        self.who = who
+        self.when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+    def begin(self, kind: str, label: str, **facts: Any) -> tuple[Path, dict[str, Any]]:
+        """Write the record (applied: false) before the change; raises if it cannot."""
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        path = self.folder / f"{stamp}-{kind}-{file_label(label)}.json"
+        record = {"schema": BACKUP_SCHEMA, "kit_version": __version__, "kind": kind, "applied": False,
+                  "time": self.when, "who": self.who, **facts}  # fmt: skip
+        _save(path, record)
+        return path, record
+
+    @staticmethod
+    def applied(path: Path, record: dict[str, Any], **facts: Any) -> None:
+        """Mark the record applied (atomically): only now may restore undo it."""
+        record.update(facts, applied=True)
+        try:
+            _save(path, record)
+        except CouldNotRunError as error:
+            raise CouldNotRunError(f"the change was applied but its backup {path} could not be marked applied "
+                                   f"({error}); restore from its SDDL by hand") from None  # fmt: skip
 
 
-def _write_backup(path: Path, record: dict[str, Any]) -> None:
-    path.write_text(json.dumps({"schema": BACKUP_SCHEMA, "kit_version": __version__, **record}, indent=2) + "\n")
+def _save(path: Path, record: dict[str, Any]) -> None:
+    write_private(path, json.dumps(record, indent=2) + "\n")
 
 
-def apply_plan(plan: Plan, directory: Directory, backup_dir: Path) -> Applied:
-    """Back up, then write each change; a concurrent change stops the run with nothing of
-    that change written (ConcurrentChangeError), and earlier changes keep their backups."""
+def _structural(obj: DirectoryObject) -> str:
+    return obj.object_classes[-1] if obj.object_classes else ""
+
+
+def apply_plan(plan: Plan, directory: Directory, backup_dir: Path | None = None) -> Applied:
+    """Journal, then write each change; a concurrent change stops the run with nothing of
+    that change written (ConcurrentChangeError) and its record left unapplied, and earlier
+    changes keep their applied records."""
     writer = writer_of(directory)
-    who = writer.who
-    when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    journal = _Journal(backup_dir or default_backup_dir(), writer.who)
     applied = Applied()
     for change in plan.changes:
         if isinstance(change, CreateGroup):
-            applied.backups.append(_backup(backup_dir, {"kind": "group", "dn": change.dn, "time": when, "who": who}))
+            path, record = journal.begin("group", change.dn, dn=change.dn, name=change.name, object_class="group",
+                                         created_guid=None)  # fmt: skip
+            applied.backups.append(path)
             writer.create_group(change.dn, change.name)
+            journal.applied(path, record, created_guid=str(directory.find_object(change.dn).guid))
             applied.done.append(f"created {change.dn}")
         elif isinstance(change, AddMember):
-            record = {"kind": "membership", "group_dn": change.group_dn, "member_dn": change.member_dn,
-                      "time": when, "who": who}  # fmt: skip
-            applied.backups.append(_backup(backup_dir, record))
-            added = writer.add_member(change.group_dn, change.member_dn)
-            applied.done.append(f"added {change.member_dn} to {change.group_dn}" if added else
-                                f"{change.member_dn} was already in {change.group_dn}")  # fmt: skip
+            group, member = directory.find_object(change.group_dn), directory.find_object(change.member_dn)
+            path, record = journal.begin("membership", change.group_dn, group_dn=group.dn, group_guid=str(group.guid),
+                                         object_class=_structural(group), member_dn=member.dn,
+                                         member_guid=str(member.guid), added=False)  # fmt: skip
+            applied.backups.append(path)
+            added = writer.add_member(group.dn, member.dn)
+            journal.applied(path, record, added=added)
+            applied.done.append(f"added {member.dn} to {group.dn}" if added else
+                                f"{member.dn} was already in {group.dn}")  # fmt: skip
         else:
             obj = directory.find_object(change.dn)
-            record = {"kind": "dacl", "dn": change.dn, "object_guid": str(obj.guid),
-                      "descriptor": base64.b64encode(change.before).decode(),
-                      "sddl": SecurityDescriptor.from_bytes(change.before).to_sddl(plan.domain_sid),
-                      "time": when, "who": who}  # fmt: skip
-            path = _backup(backup_dir, record)
+            path, record = journal.begin("dacl", change.dn, dn=obj.dn, object_guid=str(obj.guid),
+                                         object_class=_structural(obj),
+                                         descriptor=base64.b64encode(change.before).decode(),
+                                         sddl=SecurityDescriptor.from_bytes(change.before).to_sddl(plan.domain_sid),
+                                         written=None)  # fmt: skip
             applied.backups.append(path)
             writer.replace_dacl(change.dn, change.before, change.after)
-            record["written"] = base64.b64encode(writer.read_dacl(change.dn)).decode()
-            _write_backup(path, record)
-            applied.done.append(f"changed the DACL of {change.dn} (backup {path.name})")
+            journal.applied(path, record, written=base64.b64encode(writer.read_dacl(change.dn)).decode())
+            applied.done.append(f"changed the DACL of {change.dn} (backup {path})")
     return applied
 
 
-def restore(backup: Path, directory: Directory, force: bool = False) -> str:
-    """Undo one applied change. A DACL goes back byte for byte, compare-and-swap against
-    the DACL read now; if someone changed it since the fix, refuse unless `force`."""
+def load_backup(backup: Path) -> dict[str, Any]:
+    """A backup record, validated: one line naming the file and what was expected."""
+    where = f"backup {str(backup)!r}"
     try:
-        record = json.loads(Path(backup).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise InvalidInputError(f"backup {str(backup)!r} is not readable: {error}") from None
-    if record.get("schema") != BACKUP_SCHEMA:
-        raise InvalidInputError(f"{str(backup)!r} is not a richcoex backup (expected {BACKUP_SCHEMA})")
+        text = Path(backup).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInputError(f"{where} is not readable: {error}") from None
+    record = parse(text, where, InvalidInputError)
+    if isinstance(record, dict) and record.get("schema") == "richcoex.backup/1":
+        raise InvalidInputError(f"{where} was written by an older kit that did not record whether the change was "
+                                "applied; restore it by hand from its SDDL")  # fmt: skip
+    if not isinstance(record, dict) or record.get("schema") != BACKUP_SCHEMA:
+        raise InvalidInputError(f"{where} is not a richcoex backup (expected schema {BACKUP_SCHEMA})")
+    validate(record, compile_schema(_BACKUP_COMMON), where, InvalidInputError)
+    validate(record, compile_schema(_BACKUP_KINDS[record["kind"]]), where, InvalidInputError)
+    for key in ("object_guid", "group_guid", "member_guid", "created_guid"):
+        if record.get(key) is not None:
+            _guid(record[key], where, key)
+    for key in ("descriptor", "written"):
+        if record.get(key) is not None:
+            _descriptor_bytes(record[key], where, key)
+    return record
+
+
+def _guid(text: str, where: str, key: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise InvalidInputError(f"{where} is malformed at {key}: expected an objectGUID, got {text[:40]!r}") from None
+
+
+def _descriptor_bytes(text: str, where: str, key: str) -> bytes:
+    try:
+        blob = base64.b64decode(text, validate=True)
+        SecurityDescriptor.from_bytes(blob)
+    except (ValueError, DescriptorError) as error:
+        raise InvalidInputError(f"{where} is malformed at {key}: expected a base64 security descriptor "
+                                f"({one_line(error)})") from None  # fmt: skip
+    return blob
+
+
+def _by_guid(directory: Directory, guid: str) -> DirectoryObject | None:
+    """The object with that objectGUID now (wherever it moved), or None."""
+    try:
+        return directory.find_object(guid)
+    except NotFoundError:
+        return None
+
+
+def restore(backup: Path, directory: Directory, force: bool = False) -> str:
+    """Undo one applied change, on the object with the recorded objectGUID only. Refused
+    (RestoreRefused, exit 3) for a change that was never applied, a DACL changed since
+    the fix, a membership the kit did not add — unless `force`; a group the kit did not
+    create is never deleted, not even with `force`."""
+    record = load_backup(backup)
     writer = writer_of(directory)
-    if record["kind"] == "membership":
-        writer.remove_member(record["group_dn"], record["member_dn"])
-        return f"removed {record['member_dn']} from {record['group_dn']}"
+    name = Path(backup).name
+    if not record["applied"] and not force:
+        raise RestoreRefused(f"{name}: this change was never applied (the fix stopped before or at its write), so "
+                             "restoring it would undo someone else's state; nothing was changed (--force to restore "
+                             "anyway)")  # fmt: skip
     if record["kind"] == "group":
-        writer.delete(record["dn"])
-        return f"deleted {record['dn']}"
-    dn = record["dn"]
-    obj = directory.find_object(dn)
-    if str(obj.guid) != record["object_guid"]:
-        raise InvalidInputError(
-            f"{dn} is now a different object (objectGUID {obj.guid}, backup {record['object_guid']})"
-        )
-    now = writer.read_dacl(dn)
+        return _restore_group(record, directory, writer, name)
+    if record["kind"] == "membership":
+        return _restore_membership(record, directory, writer, name, force)
+    obj = _by_guid(directory, record["object_guid"])
+    if obj is None:
+        raise RestoreRefused(f"{name}: no object with objectGUID {record['object_guid']} (was {record['dn']}) exists "
+                             "any more; nothing was changed")  # fmt: skip
+    now = writer.read_dacl(obj.dn)
     if record.get("written") and base64.b64decode(record["written"]) != now and not force:
-        raise DirectoryError(f"the DACL of {dn} changed since the fix was applied; restoring would undo that change "
-                             "too — inspect it, then restore with --force")  # fmt: skip
-    writer.replace_dacl(dn, now, base64.b64decode(record["descriptor"]))
-    return f"restored the DACL of {dn} from {Path(backup).name}"
+        raise RestoreRefused(f"the DACL of {obj.dn} changed since the fix was applied; restoring would undo that "
+                             "change too — inspect it, then restore with --force")  # fmt: skip
+    writer.replace_dacl(obj.dn, now, base64.b64decode(record["descriptor"]))
+    return f"restored the DACL of {obj.dn} from {name}"
+
+
+def _restore_group(record: dict[str, Any], directory: Directory, writer: DirectoryWriter, name: str) -> str:
+    created = record["created_guid"]
+    if created is None:
+        raise RestoreRefused(f"{name}: the kit did not create {record['dn']} (no objectGUID was recorded at "
+                             "creation), so it will not delete it, not even with --force")  # fmt: skip
+    obj = _by_guid(directory, created)
+    if obj is None:
+        return f"{record['dn']} (objectGUID {created}) no longer exists; nothing to delete"
+    if "group" not in obj.object_classes:
+        raise RestoreRefused(f"{name}: objectGUID {created} is now {obj.dn}, not a group; nothing was deleted")
+    writer.delete(obj.dn)
+    return f"deleted {obj.dn} (objectGUID {created}), which the kit created"
+
+
+def _restore_membership(record: dict[str, Any], directory: Directory, writer: DirectoryWriter, name: str,
+                        force: bool) -> str:  # fmt: skip
+    if not record["added"] and not force:
+        raise RestoreRefused(f"{name}: {record['member_dn']} was already in {record['group_dn']} before the fix "
+                             "(the kit did not add it), so it is not removed (--force to remove it anyway)")  # fmt: skip
+    group = _by_guid(directory, record["group_guid"])
+    member = _by_guid(directory, record["member_guid"])
+    if group is None or member is None:
+        missing = record["group_dn"] if group is None else record["member_dn"]
+        raise RestoreRefused(f"{name}: {missing} (by its recorded objectGUID) no longer exists; nothing was changed")
+    writer.remove_member(group.dn, member.dn)
+    return f"removed {member.dn} from {group.dn}"

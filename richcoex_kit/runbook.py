@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .connection import ConnectionSpec
 from .directory.base import Directory
 from .errors import EXPECTED_ERRORS, one_line
+from .files import open_private
 from .findings import Finding
 from .request import CheckRequest
 from .session import (
@@ -162,7 +163,7 @@ def scan_scope(directory: Directory, scope: str, request: CheckRequest, page_siz
         rate = scanned / max(time.perf_counter() - started, 1e-6)
         handle.update(_html(f"<p>scan: {scanned:,} objects read, {failing:,} failing, {rate:,.0f} objects/s</p>"))
 
-    with open(csv_path, "w", newline="") if csv_path else contextlib.nullcontext() as out:
+    with open_private(csv_path, newline="") if csv_path else contextlib.nullcontext() as out:
         step, result = scan_step(directory, scope, request, page_size, out, progress)
     progress(result.scanned, len(result.failing))
     return step, result

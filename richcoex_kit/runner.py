@@ -40,6 +40,7 @@ from .evidence import (
     who_ran,
     write_manifest,
 )
+from .files import new_private_folder, write_private
 from .findings import SCHEMA_ID, Finding, exit_code
 from .request import CheckRequest
 from .settings import PASSWORD_ENV
@@ -141,6 +142,11 @@ def plan(request: RunRequest) -> list[tuple[str, Path, dict[str, Any]]]:
     if request.sync_state:
         account = account_from_state(check.sync_account, SyncState.load(request.sync_state))
         check = dataclasses.replace(check, sync_account=account)
+    per_object = [name for name, path in chosen.items() if "user" in parameters_of(path)]
+    if per_object and not request.users and not on_lab and not request.sync_state:
+        # Those runbooks would be skipped, and "findings: none" would read as all clear.
+        raise UsageError(f"--user is required on this target for {', '.join(per_object)} (or choose --steps "
+                         "that need no object, or give --sync-state to check its failed objects)")  # fmt: skip
     common = {**request.target.to_parameters(), **check.parameters()}
     executions = []
     for name, path in chosen.items():
@@ -194,14 +200,14 @@ def execute_one(request: RunRequest, folder: Path, started: dt.datetime, stem: s
         notebook = strip_widget_views(nbformat.read(out, as_version=4))
         if result.status != "ran":
             result.error = failure_reason(notebook) or result.error
-        nbformat.write(notebook, out)
+        write_private(out, nbformat.writes(notebook))
         for document in recorded_documents(notebook):
             result.findings += document["findings"]
         findings = [Finding.from_json(f) for f in result.findings]
         meta: dict[str, object] = {"runbook": stem, "target": request.target.slug(),
                                    "ran": started.isoformat(timespec="seconds"), "by": who_ran(), "kit": __version__,
                                    "status": result.status}  # fmt: skip
-        (folder / f"{stem}.html").write_text(notebook_html(notebook, page_summary(meta, findings)))
+        write_private(folder / f"{stem}.html", notebook_html(notebook, page_summary(meta, findings)))
     return result
 
 
@@ -213,8 +219,7 @@ def run(request: RunRequest, progress: bool = True, workers: int | None = None) 
     whatever order they finish in, so it is the same as a serial run's."""
     executions = plan(request)
     started = dt.datetime.now(dt.timezone.utc)
-    folder = request.output / f"{started.strftime('%Y%m%dT%H%M%SZ')}-{request.target.slug()}"
-    folder.mkdir(parents=True, exist_ok=False)
+    folder = new_private_folder(request.output, f"{started.strftime('%Y%m%dT%H%M%SZ')}-{request.target.slug()}")
     bar = tqdm(total=len(executions), desc="runbooks", unit="notebook", disable=not progress, file=sys.stderr)
     with ThreadPoolExecutor(workers or workers_for(len(executions)), thread_name_prefix="richcoex-run") as pool:
         futures = {pool.submit(execute_one, request, folder, started, *execution): execution[0]
@@ -243,6 +248,6 @@ def run(request: RunRequest, progress: bool = True, workers: int | None = None) 
                   "parameters": r.parameters, "findings": len(r.findings)} for r in results],
         "findings": [f.to_json() for f in all_findings],
     }  # fmt: skip
-    (folder / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+    write_private(folder / SUMMARY, json.dumps(summary, indent=2) + "\n")
     write_manifest(folder)
     return code, folder

@@ -42,6 +42,7 @@ from .schema import WRITEBACK_CLASSES
 from .security import Control, DescriptorError, SecurityDescriptor
 from .security.access import AttributeRef, decide_writes, evaluate_all, token_bytes
 from .security.descriptor import read_header
+from .text import command
 
 
 def default_filter() -> str:
@@ -91,6 +92,24 @@ class FailingObject:
     verdict: Verdict
 
 
+@dataclass(frozen=True)
+class UnreadableObject:
+    """An object the scan could not judge, and why: it is an ERROR, never a silent pass."""
+
+    dn: str
+    object_class: str
+    why: str
+
+
+def unreadable_reason(row: ScanRow) -> str:
+    """Why `Scanner.verdict` gave no verdict for `row`, in words an engineer can act on."""
+    if not row.object_classes:
+        return "objectClass came back empty: the bound account may not read it"
+    if row.descriptor is None:
+        return "nTSecurityDescriptor came back empty: the bound account lacks Read Permissions (READ_CONTROL) on it"
+    return "nTSecurityDescriptor is malformed"
+
+
 @dataclass
 class ScanResult:
     """What the summary, the JSON findings and the HTML page are made from."""
@@ -102,7 +121,7 @@ class ScanResult:
     failing: list[FailingObject] = field(default_factory=list)
     by_cause: Counter[str] = field(default_factory=Counter)
     by_ou: Counter[str] = field(default_factory=Counter)
-    unreadable: int = 0
+    unreadable: list[UnreadableObject] = field(default_factory=list)
     incomplete: str | None = None
     seconds: float = 0.0
 
@@ -113,7 +132,7 @@ class ScanResult:
     def context(self) -> dict[str, Any]:
         """What the evidence keeps beside a scan's findings."""
         return {"scope": self.base, "scanned": self.scanned, "failing_objects": len(self.failing),
-                "distinct_descriptors": self.distinct_descriptors, "unreadable": self.unreadable,
+                "distinct_descriptors": self.distinct_descriptors, "unreadable": len(self.unreadable),
                 "incomplete": self.incomplete}  # fmt: skip
 
 
@@ -153,7 +172,7 @@ class Scanner:
         return self.class_cache[key]
 
     def verdict(self, row: ScanRow) -> Verdict | None:
-        if row.descriptor is None:
+        if row.descriptor is None or not row.object_classes:  # no class: no verdict to trust
             return None
         structural = structural_class(row.object_classes)
         marked = protection(row.admin_count, row.dn.lower() in self.protected)
@@ -265,10 +284,10 @@ def scan(
                 result.scanned += 1
                 object_class = row.object_classes[-1] if row.object_classes else ""
                 if verdict is None:
-                    result.unreadable += 1
+                    why = unreadable_reason(row)
+                    result.unreadable.append(UnreadableObject(row.dn, object_class, why))
                     if writer:
-                        writer.writerow([row.dn, object_class, *unknown, row.admin_count or "",
-                                         "descriptor unreadable", ""])  # fmt: skip
+                        writer.writerow([row.dn, object_class, *unknown, row.admin_count or "", f"ERROR: {why}", ""])
                     continue
                 if verdict.failing:
                     result.failing.append(FailingObject(row.dn, object_class, row.admin_count, verdict))
@@ -291,8 +310,14 @@ def scan(
 
 
 def findings(result: ScanResult, request: CheckRequest) -> list[Finding]:
-    """One acl.write.<attr> FAIL per failing object and attribute, grouped by attribute."""
-    out = []
+    """One scan.readable ERROR per object that could not be checked, then one
+    acl.write.<attr> FAIL per failing object and attribute, grouped by attribute."""
+    out = [Finding("scan.readable", Status.ERROR, "The object could be checked",
+                   f"{obj.dn} could not be checked: {obj.why}.", object=obj.dn,
+                   details={"class": obj.object_class, "why": obj.why},
+                   remedy="Scan bound as an account with Read Permissions on every object in scope "
+                          "(or capture the snapshot again).")
+           for obj in result.unreadable]  # fmt: skip
     for index, name in enumerate(result.attributes):
         for obj in result.failing:
             if obj.verdict.writable[index]:
@@ -305,8 +330,8 @@ def findings(result: ScanResult, request: CheckRequest) -> list[Finding]:
                 f"Write-back of {name} fails with 8344: {why} ({cause}).", object=obj.dn,
                 details={"allowed": False, "cause": cause, "deciding_ace": deciding, "class": obj.object_class,
                          "adminCount": obj.admin_count, "inheritance": "disabled" if obj.verdict.protected else "inherits"},
-                remedy=(f"AdminSDHolder-protected: {KEEP_ADMINS_OUT} Or `richcoex fix --user '{obj.dn}' "
-                        "--adminsdholder` grants on CN=AdminSDHolder." if cause == "adminsdholder" else
-                        f"richcoex fix --user '{obj.dn}' plans the least-privilege change."),
+                remedy=(f"AdminSDHolder-protected: {KEEP_ADMINS_OUT} Or `{command('richcoex', 'fix', '--user', obj.dn, '--adminsdholder')}` "
+                        "grants on CN=AdminSDHolder." if cause == "adminsdholder" else
+                        f"{command('richcoex', 'fix', '--user', obj.dn)} plans the least-privilege change."),
             ))  # fmt: skip
     return out

@@ -23,6 +23,7 @@ from .errors import UsageError
 from .findings import NEEDS_ATTENTION, Finding
 from .security import SecurityDescriptor
 from .security.access import Decision
+from .text import command
 
 if TYPE_CHECKING:
     from .remedy import Plan
@@ -202,13 +203,14 @@ class Fix:
         from .remedy import apply_plan
 
         assert self.plan is not None
-        applied = apply_plan(self.plan, self.step.directory, Path(self.backup_dir))
+        applied = apply_plan(self.plan, self.step.directory, Path(self.backup_dir) if self.backup_dir else None)
         self.done = applied.done
         self.backups = [str(p) for p in applied.backups]
         _, self.after = run_checks(self.step.directory, self.step.request)
         verdicts = ", ".join(f"{f.id.removeprefix('acl.write.')} {f.status.value}" for f in self.after
                              if f.id.startswith("acl.write."))  # fmt: skip
-        return "\n".join([*self.done, f"after: {verdicts}", f"undo: richcoex restore <backup> (in {self.backup_dir})"])
+        undo = [f"undo: {command('richcoex', 'restore', b)} --server …" for b in reversed(self.backups)]
+        return "\n".join([*self.done, f"after: {verdicts}", *undo])
 
     def findings(self, *prefixes: str) -> list[Finding]:
         """After the fix when it was applied, else as found."""
@@ -228,8 +230,10 @@ def deny_indexes(remove_deny: str) -> tuple[int, ...]:
         raise UsageError(f"remove_deny {remove_deny!r}: expected comma-separated ACE indexes, e.g. 3,7") from None
 
 
-def plan_for(step: Step, backup_dir: str = "richcoex-backups", remove_deny: str = "") -> Fix:
-    """The least-privilege plan for a step's object (or, without one, its group membership)."""
+def plan_for(step: Step, backup_dir: str = "", remove_deny: str = "") -> Fix:
+    """The least-privilege plan for a step's object (or, without one, its group membership);
+    `backup_dir` empty: the user's data folder (`remedy.default_backup_dir`), never the
+    runbooks folder a notebook executes in."""
     if step.directory.writer() is None:
         return Fix(step, None, "A fix needs a live DC (server, bind_user): a snapshot cannot be written. "
                                "The findings above say what it would change.", backup_dir)  # fmt: skip

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping
 
 from .errors import CouldNotRunError
+from .text import command
 
 PASSWORD_ENV = "RICHCOEX_PASSWORD"
 KEYRING_SERVICE = "richcoex"
@@ -58,5 +59,5 @@ def resolve_password(bind_user: str, env: Mapping[str, str] | None = None, varia
         return Secret(getpass.getpass(f"Password for {bind_user}: "))
     raise MissingPasswordError(
         f"no password for {bind_user}: set {variable}, store one with "
-        f"`keyring set {KEYRING_SERVICE} '{bind_user}'`, or run from a terminal to be prompted"
+        f"`{command('keyring', 'set', KEYRING_SERVICE, bind_user)}`, or run from a terminal to be prompted"
     )

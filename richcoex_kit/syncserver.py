@@ -6,35 +6,28 @@ Windows machine.
 
 Two document versions are read: `richcoex.syncstate/2` (product id, staging mode, Cloud Sync
 agent, failed attributes per object) and the older `/1`, whose missing facts read as unknown.
-Validation does not import jsonschema: its import costs ~0.8 s (its format checkers compile
-lark grammars), more than everything else a `richcoex check` does before it connects. The
-schema files stay the published contract; `_compile` checks the keyword subset they use,
-and the tests prove it agrees with jsonschema.
+The schema files are the published contract, checked by `jsondoc` (bounded depth, no
+jsonschema import).
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from itertools import accumulate
 from pathlib import Path
 from typing import Any, Literal
 
 from .errors import CouldNotRunError
 from .findings import Finding, Status
+from .jsondoc import Check, packaged_schema, parse, validate
 
 SYNC_SCHEMA = "richcoex.syncstate/2"
 SYNC_SCHEMA_V1 = "richcoex.syncstate/1"
 _SCHEMA_FILES = {SYNC_SCHEMA: "syncstate.schema.json", SYNC_SCHEMA_V1: "syncstate-1.schema.json"}
 COLLECTOR = "collectors/Get-RichCoexSyncState.ps1"
 PERMISSION_ERROR = 8344
-# Far deeper than any collector output (4 levels); json.loads recurses once per level, and
-# the document's values end up in Findings that are serialized again.
-MAX_DEPTH = 32
 
 Product = Literal["dirsync", "connect", "cloudsync"]
 # /1 documents named the product only; DESIGN.md counts Azure AD Sync with DirSync.
@@ -197,21 +190,13 @@ class SyncState:
     def from_text(cls, text: str, origin: str = "<text>") -> SyncState:
         """Validate the collector's JSON given as text (a file's content, or PSRP output)."""
         where = f"sync state {origin!r}"
-        depth = _depth(text)
-        if depth > MAX_DEPTH:
-            raise SyncStateError(f"{where} is nested {depth} levels deep; the collector writes at most {MAX_DEPTH}")
-        try:
-            data = json.loads(text)
-        except ValueError as error:  # JSONDecodeError, and int() refusing a number of over 4300 digits
-            raise SyncStateError(f"{where} is not complete JSON ({error}); re-run the collector") from None
+        data = parse(text, where, SyncStateError, hint="; re-run the collector")
         version = data.get("schema") if isinstance(data, dict) else None
         if not isinstance(version, str) or version not in _SCHEMA_FILES:
             raise SyncStateError(
                 f"{where} is not the collector's output (expected schema {SYNC_SCHEMA} or {SYNC_SCHEMA_V1})"
             )
-        problem = _validator(version)(data, ())
-        if problem:
-            raise SyncStateError(f"{where} is malformed at {problem}")
+        validate(data, _validator(version), where, SyncStateError)
         return cls(data, origin)
 
     @property
@@ -447,102 +432,11 @@ def _export_finding(state: SyncState) -> Finding:
 
 # --- validation --------------------------------------------------------------------------
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKETS = re.compile(r"[\[\]{}]")
-
-
-def _depth(text: str) -> int:
-    """How deeply brackets nest outside strings: a linear scan, so a hostile file cannot make
-    json.loads recurse (100,000 nested lists would raise RecursionError)."""
-    brackets = _BRACKETS.findall(_STRING.sub("", text))
-    return max(accumulate(1 if b in "[{" else -1 for b in brackets), default=0)
-
-
-# A check returns None, or "<path>: <what was expected>" for the first problem it meets.
-_Check = Callable[[Any, tuple[str | int, ...]], str | None]
-_TYPES: dict[str, Callable[[Any], bool]] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-    # JSON Schema: 1.0 is an integer; a boolean is never a number.
-    "integer": lambda v: not isinstance(v, bool) and (isinstance(v, int) or (isinstance(v, float) and v.is_integer())),
-}
-_ANNOTATIONS = {"$schema", "$id", "title", "description"}
-
 
 @cache
-def _validator(version: str) -> _Check:
+def _validator(version: str) -> Check:
     """The compiled check for one schema version, built on first use and kept."""
-    text = resources.files("richcoex_kit").joinpath(_SCHEMA_FILES[version]).read_text(encoding="utf-8")
-    return _compile(json.loads(text))
-
-
-def _compile(schema: dict[str, Any]) -> _Check:
-    """Turn the schema into closures. Only the keywords our schemas use are known; any other
-    raises here, so a schema edit cannot silently outgrow this checker."""
-    unknown = set(schema) - _ANNOTATIONS - {"type", "enum", "const", "required", "properties", "items"}
-    if unknown:
-        raise ValueError(f"syncstate schema uses unsupported keywords {sorted(unknown)}")
-    checks: list[_Check] = []
-    if "type" in schema:
-        names = [schema["type"]] if isinstance(schema["type"], str) else list(schema["type"])
-        tests = [_TYPES[n] for n in names]
-        expected = " or ".join(names)
-
-        def check_type(value: Any, path: tuple[str | int, ...]) -> str | None:
-            return None if any(t(value) for t in tests) else _say(path, f"expected {expected}, got {_kind(value)}")
-
-        checks.append(check_type)
-    if "const" in schema or "enum" in schema:
-        allowed = [schema["const"]] if "const" in schema else list(schema["enum"])
-        if not all(isinstance(a, str) for a in allowed):
-            raise ValueError("syncstate schema: only string enums/consts are supported")
-
-        def check_enum(value: Any, path: tuple[str | int, ...]) -> str | None:
-            return (
-                None
-                if isinstance(value, str) and value in allowed
-                else _say(path, f"expected one of {allowed}, got {_kind(value)}")
-            )
-
-        checks.append(check_enum)
-    required, properties = schema.get("required", []), {k: _compile(v) for k, v in schema.get("properties", {}).items()}
-    if required or properties:
-
-        def check_object(value: Any, path: tuple[str | int, ...]) -> str | None:
-            if not isinstance(value, dict):
-                return None  # "type" says so, if the schema cares
-            missing = [k for k in required if k not in value]
-            if missing:
-                return _say(path, f"missing required {', '.join(missing)}")
-            return _first(properties[k](value[k], (*path, k)) for k in properties if k in value)
-
-        checks.append(check_object)
-    if "items" in schema:
-        item = _compile(schema["items"])
-
-        def check_items(value: Any, path: tuple[str | int, ...]) -> str | None:
-            return _first(item(v, (*path, i)) for i, v in enumerate(value)) if isinstance(value, list) else None
-
-        checks.append(check_items)
-    return lambda value, path: _first(check(value, path) for check in checks)
-
-
-def _first(problems: Iterator[str | None]) -> str | None:
-    return next((p for p in problems if p), None)
-
-
-def _say(path: tuple[str | int, ...], message: str) -> str:
-    return f"{'/'.join(str(p) for p in path) or '(top)'}: {message}"
-
-
-def _kind(value: Any) -> str:
-    kind = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value))
-    if kind is None:
-        kind = "integer" if isinstance(value, int) else "number"
-    return f"{kind} {value!r}" if kind in ("string", "integer", "number", "boolean") and len(repr(value)) < 40 else kind
+    return packaged_schema(_SCHEMA_FILES[version])
 
 
 def account_from_state(sync_account: str, state: SyncState | None) -> str:

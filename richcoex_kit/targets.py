@@ -30,8 +30,12 @@ def warnings_for(spec: ConnectionSpec, lab_flag: bool = True) -> list[str]:
     said = []
     if spec.kind == "lab" and not lab_flag:
         said.append("richcoex: no --server or --snapshot given: using the built-in lab snapshot (--lab)")
-    if spec.server and spec.insecure:
+    if spec.server and spec.insecure and spec.tls != "none":
         said.append(f"richcoex: WARNING: --insecure: the certificate of {spec.server} is NOT validated")
+    if spec.clear_text_password:
+        said.append(f"richcoex: WARNING: --tls none: the password of {spec.bind_user or '(no --bind-user)'} is sent "
+                    f"to {spec.server} in CLEAR TEXT, readable by anyone on the network path"
+                    + ("" if spec.insecure else " — refused without --insecure"))  # fmt: skip
     return said
 
 

@@ -189,11 +189,16 @@ def scan_report(result: Any, meta: Mapping[str, object]) -> str:
     incomplete = (f"<p style='color:#cf222e'><b>Incomplete:</b> {esc(result.incomplete)} — the counts cover the "
                   f"{result.scanned} objects scanned before that.</p>") if result.incomplete else ""  # fmt: skip
     facts = {**meta, "scope": result.base, "objects scanned": f"{result.scanned:,}",
-             "failing": f"{len(result.failing):,}", "distinct descriptors": f"{result.distinct_descriptors:,}",
+             "failing": f"{len(result.failing):,}", "could not check": f"{len(result.unreadable):,}",
+             "distinct descriptors": f"{result.distinct_descriptors:,}",
              "rate": f"{result.rate:,.0f} objects/s"}  # fmt: skip
     cells = "".join(f"<div><b>{esc(k)}</b>{esc(v)}</div>" for k, v in facts.items())
     by_ou = records_table(["OU", "Failing objects"], result.by_ou.most_common(50))
-    return (f"<h2>Write-back scan</h2><div class='summary'>{cells}</div>{incomplete}"
+    blind = (f"<p style='color:#cf222e'><b>ERROR:</b> {len(result.unreadable):,} objects could not be checked; "
+             "no verdict is given for them.</p>"
+             + records_table(["Object", "Class", "Why"], [(o.dn, o.object_class, o.why) for o in result.unreadable[:500]])
+             ) if result.unreadable else ""  # fmt: skip
+    return (f"<h2>Write-back scan</h2><div class='summary'>{cells}</div>{incomplete}{blind}"
             f"<h3>Failing objects by cause</h3>{bar_chart(result.by_cause, CAUSE_WORDS)}"
             f"<h3>Failing objects by OU</h3>{by_ou}"
             f"<h3>Failing objects</h3>{scan_rows(result.failing, result.attributes)}")  # fmt: skip

@@ -192,3 +192,17 @@ def test_the_readme_binder_link_opens_a_runbook_that_exists():
     assert link, "README has no Binder link with a labpath"
     assert (RUNBOOKS.parent / unquote(link.group(1))).is_file()
     assert (RUNBOOKS.parent / "binder" / "postBuild").stat().st_mode & 0o111
+
+
+def test_two_runs_started_in_the_same_second_get_a_bundle_folder_each(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RICHCOEX_")}
+    runs = [
+        subprocess.Popen([RICHCOEX, "run", "--lab", "--steps", "01", "--output", "evidence"], cwd=tmp_path, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        for _ in range(2)
+    ]  # fmt: skip
+    results = [(run.wait(timeout=600), *run.communicate()) for run in runs]
+    assert [code for code, _, _ in results] == [1, 1], results  # both ran (the lab FAILs), neither collided
+    folders = sorted((tmp_path / "evidence").iterdir())
+    assert len(folders) == 2 and all((f / "summary.json").exists() for f in folders)
+    assert oct((tmp_path / "evidence").stat().st_mode & 0o777) == "0o700"

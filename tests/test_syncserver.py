@@ -1,7 +1,6 @@
 """KB step 1 from the collector's JSON, for each product generation and state."""
 
 import contextlib
-import copy
 import functools
 import json
 import re
@@ -29,6 +28,7 @@ from richcoex_kit.syncserver import (
     not_collected,
     sync_findings,
 )
+from tests.mutations import mutated
 
 FIXTURES = Path(__file__).parent / "fixtures" / "syncstate"
 LAB_STATE = Path(__file__).parent.parent / "richcoex_kit" / "lab" / "sync-state.json"
@@ -356,39 +356,11 @@ def test_wrong_types_name_the_place_and_what_was_expected(change, message):
     assert len(str(caught.value).splitlines()) == 1 and "'state.json'" in str(caught.value)
 
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
-    max_leaves=12,
-)
 SEEDS = [json.loads(p.read_text(encoding="utf-8-sig")) for p in [*DOCUMENTS, LAB_STATE]]
 
 
-def paths(value: Any, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix]
-    if isinstance(value, dict):
-        found += [p for k, v in value.items() for p in paths(v, (*prefix, k))]
-    elif isinstance(value, list):
-        found += [p for i, v in enumerate(value) for p in paths(v, (*prefix, i))]
-    return found
-
-
-@st.composite
-def mutated_documents(draw: st.DrawFn) -> str:
-    document = copy.deepcopy(draw(st.sampled_from(SEEDS)))
-    for _ in range(draw(st.integers(0, 3))):
-        path = draw(st.sampled_from(paths(document)))
-        if not path:
-            document = draw(JSON_VALUES)
-            continue
-        parent = functools.reduce(lambda node, key: node[key], path[:-1], document)
-        if draw(st.booleans()) and isinstance(parent, dict):
-            del parent[path[-1]]
-        else:
-            parent[path[-1]] = draw(JSON_VALUES | st.sampled_from([[[[[[]]]]], "permission-issue", 8344, "1.1.1107.0"]))
-    text = json.dumps(document)
-    truncate = draw(st.integers(0, 4)) == 0  # now and then, a file the collector did not finish
-    return text[: draw(st.integers(0, len(text)))] if truncate else text
+def mutated_documents() -> st.SearchStrategy[str]:
+    return mutated(SEEDS, ["permission-issue", 8344, "1.1.1107.0"])
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -655,10 +655,12 @@ class LdapWriter(DirectoryWriter):
             )
 
     def add_member(self, group_dn: str, member_dn: str) -> bool:
-        """Add; False when it was already a member (someone else fixed it)."""
+        """Add; False when it was already a member (someone else fixed it). The DC says so
+        with attributeOrValueExists (20), or — AD and Samba for a linked attribute such as
+        member — entryAlreadyExists (68); either means the kit added nothing."""
         ok = self.directory.guard(self.connection.modify, "member add", group_dn,
                                    {"member": [(ldap3.MODIFY_ADD, [member_dn])]})  # fmt: skip
-        if not ok and (self.connection.result or {}).get("result") == 20:
+        if not ok and (self.connection.result or {}).get("result") in (20, 68):
             return False
         self._check(ok, "add a member to", group_dn)
         return True

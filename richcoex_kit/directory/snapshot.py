@@ -9,6 +9,7 @@ engineer runs the runbooks on the file. It holds no secret: descriptors, SIDs, n
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -18,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..errors import one_line
+from ..files import write_private
+from ..jsondoc import packaged_schema, parse, validate
 from ..security import Sid
 from .base import (
     DEFAULT_SCAN_FILTER,
@@ -67,6 +71,61 @@ def _object_from_json(data: dict[str, Any]) -> DirectoryObject:
         descriptor=base64.b64decode(data["descriptor"]) if data.get("descriptor") else None,
         sid_history=tuple(Sid.parse(s) for s in data.get("sid_history") or ()),
     )
+
+
+_DOMAIN_KEYS = frozenset(f.name for f in dataclasses.fields(DomainFacts))
+_STATE_KEYS = frozenset(f.name for f in dataclasses.fields(AttributeState))
+
+
+def _check_values(data: dict[str, Any], where: str) -> None:
+    """What the schema cannot say: descriptors are base64, GUIDs and SIDs parse, records
+    carry only the fields their dataclasses take."""
+    path = "domain"
+    try:
+        if set(data["domain"]) - _DOMAIN_KEYS:
+            raise ValueError(f"unexpected keys {sorted(set(data['domain']) - _DOMAIN_KEYS)}")
+        Sid.parse(data["domain"]["domain_sid"])
+        for dn, obj in data["objects"].items():
+            path = f"objects/{dn}"
+            uuid.UUID(obj["guid"])
+            if obj.get("sid"):
+                Sid.parse(obj["sid"])
+            if obj.get("descriptor"):
+                base64.b64decode(obj["descriptor"], validate=True)
+        for name, group in data["groups"].items():
+            path = f"groups/{name}"
+            if group is not None:
+                Sid.parse(group["sid"])
+                for member in group["members"]:
+                    if len(member) != 2 or not isinstance(member[0], str):
+                        raise ValueError("expected [member DN, SID or null]")
+                    if member[1]:
+                        Sid.parse(member[1])
+        for key in ("token_groups", "builtin"):
+            for owner, sids in (data.get(key) or {}).items():
+                path = f"{key}/{owner}"
+                for sid in [owner] * (key == "builtin") + sids:
+                    Sid.parse(sid)
+        path = "sync_accounts"
+        for dn in data.get("sync_accounts") or ():
+            if dn not in data["objects"]:
+                raise ValueError(f"{dn!r} is not among the objects")
+        for name, attr in data["schema_attributes"].items():
+            path = f"schema_attributes/{name}"
+            if attr is not None:
+                uuid.UUID(attr["schema_id"])
+                if attr.get("property_set"):
+                    uuid.UUID(attr["property_set"])
+        for name, guid in data["classes"].items():
+            path = f"classes/{name}"
+            uuid.UUID(guid)
+        for dn, states in (data.get("attribute_states") or {}).items():
+            path = f"attribute_states/{dn}"
+            for state in states:
+                if set(state) - _STATE_KEYS:
+                    raise ValueError(f"unexpected keys {sorted(set(state) - _STATE_KEYS)}")
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise SnapshotError(f"{where} is malformed at {path}: {one_line(error)[:200]}") from None
 
 
 class RecordingDirectory(Directory):
@@ -200,9 +259,7 @@ class RecordingDirectory(Directory):
         self.data["allowed_effective"][obj.dn.lower()] = {"account": account, "attributes": sorted(allowed)}
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.data, indent=1, sort_keys=True) + "\n")
-        return path
+        return write_private(path, json.dumps(self.data, indent=1, sort_keys=True) + "\n")
 
     def close(self) -> None:
         self.inner.close()
@@ -218,15 +275,22 @@ class SnapshotDirectory(Directory):
 
     @classmethod
     def load(cls, path: str | Path, kind: str = "snapshot") -> SnapshotDirectory:
+        """Read and validate a snapshot: its schema (`snapshot.schema.json`, bounded depth),
+        then every value the checks will decode — so a bad file is one line now, not a
+        traceback in the middle of a check."""
         path = Path(path)
+        where = f"snapshot {str(path)!r}"
         try:
-            data = json.loads(path.read_text())
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise SnapshotError(f"snapshot {str(path)!r} does not exist") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise SnapshotError(f"snapshot {str(path)!r} is not readable JSON: {error}") from None
+            raise SnapshotError(f"{where} does not exist") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise SnapshotError(f"{where} is not readable: {error}") from None
+        data = parse(text, where, SnapshotError)
         if not isinstance(data, dict) or data.get("schema") != SNAPSHOT_SCHEMA:
-            raise SnapshotError(f"{str(path)!r} is not a richcoex snapshot (expected schema {SNAPSHOT_SCHEMA})")
+            raise SnapshotError(f"{where} is not a richcoex snapshot (expected schema {SNAPSHOT_SCHEMA})")
+        validate(data, packaged_schema("snapshot.schema.json"), where, SnapshotError)
+        _check_values(data, where)
         return cls(data, str(path), kind)
 
     def target(self) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -16,15 +17,21 @@ from richcoex_kit.schema import ATTRIBUTE_SETS
 from .conftest import attempt_writes, connect_args, run_cli
 
 pytestmark = pytest.mark.samba
+RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
 KB = ATTRIBUTE_SETS["kb"]
 
 
-def run_03_on_nogrant(lab, tmp_path, apply_fix: str):
-    """Runbook 03 headless on rc-nogrant; returns the result, the backup and evidence folders."""
+def run_03_on_nogrant(lab, tmp_path, apply_fix: str, default_backup_dir: bool = False):
+    """Runbook 03 headless on rc-nogrant; returns the result, the backup and evidence folders.
+    With `default_backup_dir` no backup_dir is passed: the user's data folder (under a
+    temporary XDG_DATA_HOME) must receive them."""
     backups, evidence = tmp_path / "backups", tmp_path / "evidence"
+    chosen = ["-p", f"backup_dir={backups}"]
+    if default_backup_dir:
+        backups, chosen = tmp_path / "xdg" / "richcoex" / "backups", []
     args = ["run", *connect_args(lab), "--steps", "03", "--user", "rc-nogrant", "-p", f"apply_fix={apply_fix}",
-            "-p", f"backup_dir={backups}", "--output", str(evidence)]  # fmt: skip
-    return run_cli(args, lab.password()), backups, evidence
+            *chosen, "--output", str(evidence)]  # fmt: skip
+    return run_cli(args, lab.password(), XDG_DATA_HOME=str(tmp_path / "xdg")), backups, evidence
 
 
 def descriptor_of(lab, identity: str) -> bytes:
@@ -34,10 +41,16 @@ def descriptor_of(lab, identity: str) -> bytes:
 
 def test_headless_apply_fix_leaves_before_plan_and_after_in_the_evidence(lab, tmp_path):
     original = descriptor_of(lab, "rc-nogrant")
-    result, backups, evidence = run_03_on_nogrant(lab, tmp_path, "true")
+    runbooks_before = sorted(p.name for p in RUNBOOKS.rglob("*"))
+    result, backups, evidence = run_03_on_nogrant(lab, tmp_path, "true", default_backup_dir=True)
     try:
         assert result.returncode == 0, result.stdout + result.stderr  # every check passes after the fix
+        assert sorted(p.name for p in RUNBOOKS.rglob("*")) == runbooks_before  # nothing written beside them
         (folder,) = evidence.iterdir()
+        assert oct(folder.stat().st_mode & 0o777) == "0o700"
+        assert {oct(p.stat().st_mode & 0o777) for p in folder.iterdir()} == {"0o600"}
+        (backup,) = backups.iterdir()
+        assert str(backup) in (folder / "03-object-permissions--rc-nogrant.ipynb").read_text()  # absolute path
         executed = (folder / "03-object-permissions--rc-nogrant.ipynb").read_text()
         summary = json.loads((folder / "summary.json").read_text())
         assert {f["status"] for f in summary["findings"]} == {"PASS"}

@@ -4,6 +4,7 @@ detected, and an account without rights changes nothing."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from richcoex_kit.checks import CheckRequest
 from richcoex_kit.directory.errors import ConcurrentChangeError
 from richcoex_kit.lab import scenarios as sc
 from richcoex_kit.lab.seed import admin_directory
-from richcoex_kit.remedy import AclEdit, FixOptions, apply_plan, plan_fix, restore
+from richcoex_kit.remedy import AclEdit, FixOptions, RestoreRefused, apply_plan, plan_fix, restore
 from richcoex_kit.schema import ATTRIBUTE_SETS
 from richcoex_kit.security import Ace, AceType, Acl, Right, SecurityDescriptor, Sid
 
@@ -113,6 +114,11 @@ def test_a_concurrent_change_between_read_and_write_is_detected_and_kept(lab, tm
         with pytest.raises(ConcurrentChangeError, match=r"changed .* since it was read; nothing was written"):
             apply_plan(plan, admin, tmp_path)
         assert writer.read_dacl(dn) == changed  # the colleague's change is intact, ours absent
+        (journal,) = tmp_path.iterdir()  # the entry written before the refused write says so
+        assert json.loads(journal.read_text())["applied"] is False
+        with pytest.raises(RestoreRefused, match="never applied"):
+            restore(journal, admin)
+        assert writer.read_dacl(dn) == changed  # restore did not wipe the colleague's change either
         writer.replace_dacl(dn, changed, current.to_bytes())
 
 

@@ -110,6 +110,7 @@ def test_a_scan_cut_mid_way_keeps_what_it_read_and_exits_3(lab, tmp_path):
         *connect_args(lab),
         "--tls",
         "none",
+        "--insecure",
         "--port",
         str(proxy.port),
         "--base",

@@ -63,7 +63,7 @@ def test_an_object_not_in_the_snapshot_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "content, message", [("{not json", "not readable JSON"), ('{"schema": "x"}', "not a richcoex snapshot")]
+    "content, message", [("{not json", "is not complete JSON"), ('{"schema": "x"}', "not a richcoex snapshot")]
 )
 def test_a_broken_snapshot_file_is_a_clear_error(tmp_path, content, message):
     path = tmp_path / "broken.json"
