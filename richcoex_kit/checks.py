@@ -17,7 +17,7 @@ from .directory.errors import AmbiguousError, NotFoundError
 from .findings import Finding, Status
 from .products import PRODUCTS, Product, infer_product, product
 from .request import CheckRequest
-from .schema import CLASSES, canonical_name, cross_check, property_set_name, select_attributes
+from .schema import canonical_name, cross_check, property_set_name, select_attributes, well_known_guid_names
 from .security import DescriptorError, SecurityDescriptor, Sid
 from .security.access import AttributeRef, Decision, evaluate_all
 from .security.rights import SDDL_ACE_TYPES, rights_in_words
@@ -437,7 +437,8 @@ def attribute_refs(facts: Facts) -> list[AttributeRef]:
 
 
 def guid_names(facts: Facts) -> dict[str, str]:
-    names = {str(a.schema.schema_id): a.name for a in facts.attributes if a.schema}
+    names = well_known_guid_names()
+    names.update({str(a.schema.schema_id): a.name for a in facts.attributes if a.schema})
     names.update(
         {
             str(a.schema.property_set): property_set_name(a.schema.property_set) or str(a.schema.property_set)
@@ -445,7 +446,6 @@ def guid_names(facts: Facts) -> dict[str, str]:
             if a.schema and a.schema.property_set
         }
     )
-    names.update({str(guid): name for name, guid in CLASSES.items()})
     return names
 
 
