@@ -373,12 +373,11 @@ def check_inheritance(facts: Facts, sd: SecurityDescriptor) -> Finding:
 def check_adminsdholder(facts: Facts) -> Finding:
     target = facts.target
     assert target is not None
-    title = "The object is not protected by AdminSDHolder"
     if target.admin_count == 1:
         return Finding(
             "object.adminsdholder",
             Status.WARN,
-            title,
+            "The object is protected by AdminSDHolder",
             f"{target.dn} has adminCount=1: SDProp re-stamps its ACL from AdminSDHolder every 60 minutes, so an ACE "
             "added on the object itself is removed within the hour.",
             object=target.dn,
@@ -389,7 +388,7 @@ def check_adminsdholder(facts: Facts) -> Finding:
     return Finding(
         "object.adminsdholder",
         Status.PASS,
-        title,
+        "The object is not protected by AdminSDHolder",
         f"{target.dn} is not an AdminSDHolder-protected account.",
         object=target.dn,
         details={"adminCount": target.admin_count},

@@ -228,7 +228,7 @@ def run(
     from pathlib import Path
 
     from .errors import UsageError
-    from .runner import RunRequest
+    from .runner import RunRequest, counts_line
     from .runner import run as execute
 
     extra = {}
@@ -246,11 +246,8 @@ def run(
     except UsageError as error:
         raise click.UsageError(str(error)) from None
     summary = json.loads((folder / "summary.json").read_text())
-    counts: dict[str, int] = {}
-    for finding in summary["findings"]:
-        counts[finding["status"]] = counts.get(finding["status"], 0) + 1
     click.echo(f"evidence: {folder}")
-    click.echo("findings: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+    click.echo(counts_line(summary))
     for failed in (r for r in summary["runs"] if r["status"] != "ran"):
         click.echo(f"richcoex: error: {failed['file']} could not run: {failed['error']}", err=True)
     sys.exit(code)

@@ -306,6 +306,14 @@ def _write_backup(path: Path, record: dict[str, Any]) -> None:
     path.write_text(json.dumps({"schema": BACKUP_SCHEMA, "kit_version": __version__, **record}, indent=2) + "\n")
 
 
+def default_backup_dir() -> Path:
+    """Where originals are saved when no folder is given: the one default the runbooks use
+    (their `backup_dir` parameter is empty unless set). Relative to the working folder
+    (`richcoex notebooks DIR` makes that DIR, never the packaged runbooks); issue 11 moves
+    it to a user data folder here, for every caller at once."""
+    return Path("richcoex-backups").resolve()
+
+
 def apply_plan(plan: Plan, directory: Directory, backup_dir: Path) -> Applied:
     """Back up, then write each change; a concurrent change stops the run with nothing of
     that change written (ConcurrentChangeError), and earlier changes keep their backups."""

@@ -19,7 +19,7 @@ from .directory.base import AttributeState, Directory
 from .directory.errors import DirectoryError
 from .errors import UsageError
 from .findings import NEEDS_ATTENTION, Finding
-from .remedy import FixOptions, Plan, apply_plan, plan_fix
+from .remedy import FixOptions, Plan, apply_plan, default_backup_dir, plan_fix
 from .scan import ScanResult, scan
 from .scan import findings as scan_findings
 from .security import SecurityDescriptor
@@ -214,8 +214,10 @@ def deny_indexes(remove_deny: str) -> tuple[int, ...]:
         raise UsageError(f"remove_deny {remove_deny!r}: expected comma-separated ACE indexes, e.g. 3,7") from None
 
 
-def plan_for(step: Step, backup_dir: str = "richcoex-backups", remove_deny: str = "") -> Fix:
-    """The least-privilege plan for a step's object (or, without one, its group membership)."""
+def plan_for(step: Step, backup_dir: str = "", remove_deny: str = "") -> Fix:
+    """The least-privilege plan for a step's object (or, without one, its group membership);
+    backups go to `backup_dir`, or when empty to remedy's default folder."""
+    backup_dir = backup_dir or str(default_backup_dir())
     if step.directory.writer() is None:
         return Fix(step, None, "A fix needs a live DC (server, bind_user): a snapshot cannot be written. "
                                "The findings above say what it would change.", backup_dir)  # fmt: skip
