@@ -49,7 +49,6 @@ from .views import (
     findings_table,
     group_html,
     object_name,
-    object_verdicts,
     records_table,
     scan_rows,
     wrap,
@@ -254,11 +253,8 @@ def fix_html(fix: Fix) -> str:
     """The fix as a page shows it: one sentence where nothing can be planned (a snapshot),
     else the plan and whether it was written."""
     if fix.plan is None:
-        verdicts = object_verdicts(fix.step.findings)
-        why = f" ({verdicts[0].sentence})" if verdicts and verdicts[0].status.value != "PASS" else ""
-        return (f"<p><b>{esc(_about(fix))}</b>{esc(why)}: nothing is planned here, because a snapshot cannot be "
-                f"written; run this runbook against the live DC (<code>server</code>, <code>bind_user</code>) to "
-                f"see the plan.</p>")  # fmt: skip
+        return (f"<p><b>{esc(_about(fix))}</b>: a snapshot cannot be written; run this runbook against the live "
+                f"DC (<code>server</code>, <code>bind_user</code>) to see the plan.</p>")  # fmt: skip
     state = (
         "Applied." if fix.done else ("Nothing to apply." if fix.plan.empty else "Dry run: nothing has been written.")
     )
