@@ -98,7 +98,7 @@ def _one_line_errors() -> None:
         print(line)
         return [line]
 
-    shell.set_custom_exc((*EXPECTED_ERRORS, ChecksFailedError), handler)
+    shell.set_custom_exc(EXPECTED_ERRORS, handler)
 
 
 def _html(body: str) -> Any:
