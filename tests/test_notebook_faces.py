@@ -37,7 +37,9 @@ def test_strict_plain_papermill_exits_non_zero_naming_the_fails_and_keeps_every_
     out = tmp_path / "00.ipynb"
     failed = papermill("00-triage.ipynb", out, "-p", "strict", "True")
     assert failed.returncode != 0
-    assert "ChecksFailedError" in failed.stderr and "acl.write.msExchSafeSendersHash on CN=rc-noinherit" in failed.stderr
+    assert (
+        "ChecksFailedError" in failed.stderr and "acl.write.msExchSafeSendersHash on CN=rc-noinherit" in failed.stderr
+    )
     executed = nbformat.read(out, as_version=4)
     assert any(FINDINGS_MIMETYPE in o.get("data", {}) for c in executed.cells for o in c.get("outputs", []))
     assert papermill("00-triage.ipynb", tmp_path / "lenient.ipynb").returncode == 0
@@ -62,8 +64,8 @@ def test_plain_papermill_then_nbconvert_shows_the_tables_without_javascript(tmp_
 class Kernel:
     """A real ipykernel, driven as a front end drives it."""
 
-    def __init__(self) -> None:
-        self.manager, self.client = start_new_kernel(kernel_name="python3", env=clean_env())
+    def __init__(self, **env: str) -> None:
+        self.manager, self.client = start_new_kernel(kernel_name="python3", env=clean_env() | env)
 
     def run(self, code: str, allow_stdin: bool, answer: str | None = None, timeout: float = 60) -> list[dict]:
         msg_id = self.client.execute(code, allow_stdin=allow_stdin)
@@ -83,7 +85,7 @@ class Kernel:
             if message["parent_header"].get("msg_id") != msg_id:
                 continue
             if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
-                return outputs + [{"prompts": prompts}]
+                return [*outputs, {"prompts": prompts}]
             outputs.append(message["content"])
         raise AssertionError(f"the kernel did not finish within {timeout} s: {outputs}")
 
@@ -99,7 +101,9 @@ def kernel():
     k.close()
 
 
-ASK = "from richcoex_kit.settings import resolve_password\nprint(len(resolve_password('LAB\\\\Administrator').reveal()))"
+ASK = (
+    "from richcoex_kit.settings import resolve_password\nprint(len(resolve_password('LAB\\\\Administrator').reveal()))"
+)
 
 
 def test_a_front_end_is_asked_for_the_password_once_and_it_is_never_an_output(kernel):

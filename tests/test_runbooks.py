@@ -173,3 +173,30 @@ def test_the_readme_binder_link_opens_a_runbook_that_exists():
     assert link, "README has no Binder link with a labpath"
     assert (RUNBOOKS.parent / unquote(link.group(1))).is_file()
     assert (RUNBOOKS.parent / "binder" / "postBuild").stat().st_mode & 0o111
+
+
+def test_counts_are_of_distinct_findings_and_say_how_many_runs_reported_each(lab_bundle):
+    result, folder = lab_bundle
+    summary = json.loads((folder / "summary.json").read_text())
+    keys = [(f["id"], f["object"]) for f in summary["findings"]]
+    assert len(keys) == len(set(keys)) == summary["counts"]["distinct"]
+    fails = sum(f["status"] == "FAIL" for f in summary["findings"])
+    assert summary["counts"]["by_status"]["FAIL"] == fails
+    assert summary["counts"]["reports"] > summary["counts"]["distinct"]  # 00 and 03 both check rc-noinherit
+    reported = {(r["id"], r["object"]): r["runs"] for r in summary["reported_by"]}
+    assert set(reported) == set(keys)
+    key = ("acl.write.msExchSafeSendersHash", next(o for i, o in keys if o and o.startswith("CN=rc-noinherit,")))
+    assert reported[key] == ["00-triage", "03-object-permissions"]
+    assert f"findings: {summary['counts']['distinct']} distinct (check, object): {fails} FAIL" in result.stdout
+    page = (folder / "03-object-permissions.html").read_text()
+    assert (
+        f'class="badge FAIL">FAIL</span> {sum(f["status"] == "FAIL" and "03-object-permissions" in reported[(f["id"], f["object"])] for f in summary["findings"])}'
+        in page
+    )
+
+
+def test_the_adminsdholder_warning_says_what_its_title_says(lab_bundle):
+    _, folder = lab_bundle
+    summary = json.loads((folder / "summary.json").read_text())
+    (warn,) = [f for f in summary["findings"] if f["id"] == "object.adminsdholder" and f["status"] == "WARN"]
+    assert warn["title"] == "The object is protected by AdminSDHolder" and "adminCount=1" in warn["summary"]
