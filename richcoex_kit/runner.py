@@ -162,15 +162,20 @@ def plan(request: RunRequest) -> list[tuple[str, Path, dict[str, Any]]]:
 
 
 def distinct_findings(results: list[Execution]) -> list[tuple[Finding, list[str]]]:
-    """Each (check id, object) once — its worst status across the runs — with the runs that
-    reported it: triage and 03 both check rc-deny, and that is one finding, not two."""
+    """Each (check id, object) once — at its worst status across the runs, the one with
+    the most details on a tie — with the runs that reported it: triage and 03 both check rc-deny, and that
+    is one finding, not two."""
     merged: dict[tuple[str, str], tuple[Finding, list[str]]] = {}
     for result in results:
         for data in result.findings:
             finding = Finding.from_json(data)
             key = (finding.id, finding.object or "")
             kept, runs = merged.get(key, (finding, []))
-            if SEVERITY.index(finding.status) > SEVERITY.index(kept.status):
+            # A tie goes to the fuller evidence: 04's finding carries the DC's own word.
+            if (SEVERITY.index(finding.status), len(finding.details)) > (
+                SEVERITY.index(kept.status),
+                len(kept.details),
+            ):
                 kept = finding
             merged[key] = (kept, [*runs, result.file.removesuffix(".ipynb")])
     return list(merged.values())
