@@ -17,7 +17,7 @@ from .directory.errors import AmbiguousError, NotFoundError, TokenGroupsUnavaila
 from .findings import Finding, Status
 from .products import PRODUCTS, WRITEBACK_CLASSES, Product, infer_product, product
 from .request import CheckRequest
-from .schema import CLASSES, canonical_name, cross_check, property_set_name, select_attributes
+from .schema import canonical_name, cross_check, property_set_name, select_attributes, well_known_guid_names
 from .security import DescriptorError, SecurityDescriptor, Sid
 from .security.access import AttributeRef, Decision, evaluate_all
 from .security.rights import SDDL_ACE_TYPES, rights_in_words
@@ -437,13 +437,14 @@ def check_adminsdholder(facts: Facts) -> Finding:
     leaves those groups, and SDProp leaves such an orphan alone."""
     target = facts.target
     assert target is not None
+    # The title says what was found, so a WARN never reads as the all-clear PASS title.
     title = "The object is not protected by AdminSDHolder"
     details: dict[str, Any] = {"adminCount": target.admin_count, "protected_by": facts.protected_by}
     if facts.protected_by is not None:
         return Finding(
             "object.adminsdholder",
             Status.WARN,
-            title,
+            "The object is protected by AdminSDHolder",
             f"{target.dn} is protected by AdminSDHolder (a member of {facts.protected_by}): SDProp re-stamps its "
             "ACL from CN=AdminSDHolder every 60 minutes, so an ACE added on the object itself is removed within "
             "the hour.",
@@ -456,7 +457,7 @@ def check_adminsdholder(facts: Facts) -> Finding:
         return Finding(
             "object.adminsdholder",
             Status.WARN,
-            title,
+            "The object's adminCount=1 is orphaned: AdminSDHolder does not protect it",
             f"{target.dn} has adminCount=1 but is in no protected group: an orphaned adminCount (AD never clears "
             "it). SDProp does not touch it; what it left behind may still be its protected, stripped DACL.",
             object=target.dn,
@@ -525,7 +526,8 @@ def attribute_refs(facts: Facts) -> list[AttributeRef]:
 
 
 def guid_names(facts: Facts) -> dict[str, str]:
-    names = {str(a.schema.schema_id): a.name for a in facts.attributes if a.schema}
+    names = well_known_guid_names()
+    names.update({str(a.schema.schema_id): a.name for a in facts.attributes if a.schema})
     names.update(
         {
             str(a.schema.property_set): property_set_name(a.schema.property_set) or str(a.schema.property_set)
@@ -533,7 +535,6 @@ def guid_names(facts: Facts) -> dict[str, str]:
             if a.schema and a.schema.property_set
         }
     )
-    names.update({str(guid): name for name, guid in CLASSES.items()})
     return names
 
 

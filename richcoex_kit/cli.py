@@ -144,7 +144,8 @@ def main() -> None:
 
     \b
     Typical session:
-      richcoex check --user jdoe                         # on the built-in lab snapshot
+      richcoex check --user rc-deny                      # on the built-in lab snapshot
+      richcoex notebooks ~/richcoex                      # the runbooks, to open in JupyterLab
       export RICHCOEX_PASSWORD=…                         # never on the command line
       richcoex check --server dc1.corp.example --bind-user 'CORP\\svc-audit' --user jdoe
       richcoex run --server dc1.corp.example --bind-user 'CORP\\svc-audit' --user jdoe
@@ -256,7 +257,7 @@ def run(
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
     from .errors import UsageError
-    from .runner import RunRequest
+    from .runner import RunRequest, counts_line
     from .runner import run as execute
 
     extra = {}
@@ -274,14 +275,30 @@ def run(
     except UsageError as error:
         raise click.UsageError(str(error)) from None
     summary = json.loads((folder / "summary.json").read_text())
-    counts: dict[str, int] = {}
-    for finding in summary["findings"]:
-        counts[finding["status"]] = counts.get(finding["status"], 0) + 1
     click.echo(f"evidence: {folder}")
-    click.echo("findings: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+    click.echo(counts_line(summary))
     for failed in (r for r in summary["runs"] if r["status"] != "ran"):
         click.echo(printable(f"richcoex: error: {failed['file']} could not run: {failed['error']}"), err=True)
     sys.exit(code)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite runbooks in FOLDER that changed since they were copied.")
+@guarded
+def notebooks(folder: str, force: bool) -> None:
+    """Copy the runbooks into FOLDER (your working copy) and print the line that opens
+    them in JupyterLab. Outputs, autosaves and fix backups then land in FOLDER, never in
+    the installed runbooks; a runbook you ran or edited is kept unless --force."""
+    from pathlib import Path
+
+    from .notebooks import copy_runbooks
+    from .text import command
+
+    path = Path(folder)
+    written = copy_runbooks(path, force)
+    click.echo(f"{len(written)} runbook(s) copied into {path.resolve()}", err=True)
+    click.echo(command("cd", str(path.resolve())) + " && " + command("jupyter", "lab", "00-triage.ipynb"))
 
 
 @main.command()

@@ -4,17 +4,24 @@ tests and headless runs call too — and it imports a widget only when one is sh
 
 Notebooks hold narrative and a call or two per cell; everything that decides lives
 deeper, where it is tested.
+
+Live or static: a person's front end (JupyterLab) gets the interactive widgets; a
+headless kernel (papermill, nbconvert --execute) gets their static HTML as the output
+itself, so `jupyter nbconvert --to html`, GitHub and any viewer show the same tables
+without JavaScript. (A widget view beside its HTML is not enough: nbconvert renders
+the view whenever widget state was saved, and the view needs JavaScript.)
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .connection import ConnectionSpec
 from .directory.base import Directory
+from .dn import first_rdn
 from .errors import EXPECTED_ERRORS, one_line
 from .files import open_private
 from .findings import Finding
@@ -31,17 +38,50 @@ from .session import (
     sync_state,
     sync_step,
 )
-from .views import esc, findings_table, records_table, wrap
+from .views import (
+    acl_rows,
+    acl_section,
+    attribute_rows,
+    attribute_table,
+    collapsed,
+    esc,
+    findings_section,
+    findings_table,
+    group_html,
+    object_name,
+    records_table,
+    scan_rows,
+    wrap,
+)
 
 if TYPE_CHECKING:
     from .syncserver import SyncState
 
 __all__ = [
-    "Confirmation", "Fix", "Step", "acl_viewer", "apply_fixes", "attribute_grid", "check_request", "confirm",
-    "confirmed_findings",
-    "describe", "export_errors", "fix_panel", "group_panel", "objects_to_check", "open_directory", "plan_for", "record",
-    "scan_report", "scan_scope", "scan_table", "show", "show_next_steps", "sync_state", "sync_step",
+    "ChecksFailedError", "Confirmation", "Fix", "Step", "acl_viewer", "apply_fixes", "attribute_grid",
+    "check_request", "confirm", "confirmed_findings", "describe", "export_errors", "fix_panel", "group_panel",
+    "objects_to_check", "open_directory", "plan_for", "raise_if_failed", "record", "record_fix", "scan_report",
+    "scan_scope", "scan_table", "show", "show_next_steps", "show_objects", "sync_state", "sync_step",
 ]  # fmt: skip
+
+
+class ChecksFailedError(Exception):
+    """A runbook run with `strict=True` found FAILs: raised by its last cell, after every
+    output was recorded, so plain papermill (Airflow's PapermillOperator) exits non-zero."""
+
+
+# What this kernel's record cells emitted (display id → findings), and the outputs to
+# redraw when a Fix panel applies a plan (id of the Fix → redraw functions).
+_RECORDS: dict[str, list[Finding]] = {}
+_DEPENDENTS: dict[int, list[Callable[[], None]]] = {}
+
+
+def _live() -> bool:
+    """A live widget for a person's front end (or plain Python, where tests drive the
+    widgets); its static HTML in a headless kernel, which nobody can click."""
+    from .settings import answering_kernel, running_kernel
+
+    return running_kernel() is None or answering_kernel() is not None
 
 
 def _one_line_errors() -> None:
@@ -94,8 +134,18 @@ def describe(directory: Directory) -> str:
 
 
 def show(findings: Iterable[Finding]) -> Any:
-    """Display findings as the evidence page shows them."""
-    return _html(findings_table(list(findings)))
+    """Display findings as the evidence page shows them: one verdict line per object
+    first, the table below (collapsed when long)."""
+    return _html(findings_section(findings))
+
+
+def show_objects(steps: Iterable[Step]) -> Any:
+    """Runbook 03: any schema gap, then per object its verdict line and, collapsed, its findings."""
+    chosen = list(steps)
+    gaps = [f for f in chosen[0].select("schema.") if f.status.value != "PASS"] if chosen else []
+    parts = [findings_table(gaps)] if gaps else []
+    parts += [findings_section(step.select("object.", "acl."), open_up_to=0) for step in chosen]
+    return _html("".join(parts))
 
 
 def show_next_steps(findings: Iterable[Finding]) -> Any:
@@ -111,22 +161,32 @@ def show_next_steps(findings: Iterable[Finding]) -> Any:
 
 
 def group_panel(step: Step) -> Any:
+    if not _live():
+        assert step.facts is not None
+        return _html(group_html(step.select("group."), step.facts.group))
     from .widgets import GroupPanel
 
     return GroupPanel(step.directory, step.request)
 
 
 def acl_viewer(step: Step) -> Any:
+    assert step.facts is not None and step.facts.target is not None
+    title = f"DACL of {step.facts.target.dn}"
+    if not _live():
+        sd = step.descriptor()
+        return _html(acl_section(acl_rows(sd, step.decisions(), step.names()), sd.dacl_protected, title))
     from .widgets import AclViewer
 
-    assert step.facts is not None and step.facts.target is not None
-    return AclViewer(step.descriptor(), step.decisions(), step.names(), title=f"DACL of {step.facts.target.dn}")
+    return AclViewer(step.descriptor(), step.decisions(), step.names(), title=title)
 
 
 def attribute_grid(step: Step, confirmation: Confirmation) -> Any:
-    from .widgets.attribute_grid import AttributeGrid, attribute_rows
+    rows = attribute_rows(step.select("schema.", "acl."), confirmation.states, confirmation.allowed)
+    if not _live():
+        return _html(attribute_table(rows))
+    from .widgets.attribute_grid import AttributeGrid
 
-    return AttributeGrid(attribute_rows(step.select("schema.", "acl."), confirmation.states, confirmation.allowed))
+    return AttributeGrid(rows)
 
 
 def confirmed_findings(step: Step, confirmation: Confirmation) -> list[Finding]:
@@ -176,33 +236,116 @@ def scan_report(result: Any) -> Any:
 
 
 def scan_table(result: Any) -> Any:
+    if not _live():
+        failing = len(result.failing)
+        return _html(collapsed(f"every failing object ({failing:,})", scan_rows(result.failing, result.attributes)))
     from .widgets import ScanTable
 
     return ScanTable(result)
 
 
+def _about(fix: Fix) -> str:
+    """What a fix is for, in a few words: the object's name, or the group membership."""
+    facts = fix.step.facts
+    if facts is not None and facts.target is not None:
+        return object_name(facts.target.dn)
+    return f"{fix.step.request.sync_account} in {fix.step.request.group}"
+
+
+def fix_html(fix: Fix) -> str:
+    """The fix as a page shows it: one sentence where nothing can be planned (a snapshot),
+    else the plan and whether it was written."""
+    if fix.plan is None:
+        return (f"<p><b>{esc(_about(fix))}</b>: a snapshot cannot be written; run this runbook against the live "
+                f"DC (<code>server</code>, <code>bind_user</code>) to see the plan.</p>")  # fmt: skip
+    state = (
+        "Applied." if fix.done else ("Nothing to apply." if fix.plan.empty else "Dry run: nothing has been written.")
+    )
+    return f"<p><b>{esc(_about(fix))}: {esc(state)}</b></p><pre>{esc(fix.text())}</pre>"
+
+
+def _redraw(fix: Fix) -> None:
+    for redraw in _DEPENDENTS.get(id(fix), []):
+        redraw()
+
+
 def fix_panel(fix: Fix) -> Any:
+    """The Fix button (live) or the plan (static). Applying it from the panel redraws the
+    outputs that depend on it: apply_fixes' note and the record (see record_fix)."""
+    if not _live():
+        return _html(fix_html(fix))
     from .widgets import FixPanel
 
-    return FixPanel(fix.text(), fix.apply if fix.usable else None, fix.step.directory.target().get("server", "the DC"))
+    def apply() -> str:
+        result = fix.apply()
+        _redraw(fix)
+        return result
+
+    return FixPanel(fix.text(), apply if fix.usable else None, fix.step.directory.target().get("server", "the DC"))
+
+
+def _not_applied(fixes: list[Fix]) -> str:
+    applied = [f for f in fixes if f.done]
+    if not applied:
+        return ("<p>apply_fix is False: nothing was written (tick the panel above, or run with "
+                "<code>richcoex run -p apply_fix=true</code>).</p>")  # fmt: skip
+    lines = [f"{_about(f)}: " + "; ".join(f.done) for f in applied]
+    return "<p><b>Applied with the Fix panel:</b></p><pre>" + esc("\n".join(lines)) + "</pre>"
 
 
 def apply_fixes(fixes: Iterable[Fix], apply_fix: bool) -> Any:
-    """Headless: apply every non-empty plan when `apply_fix` is set; say what happened."""
+    """Headless: apply every non-empty plan when `apply_fix` is set; say what happened.
+    Otherwise say nothing was written — and redraw that once a panel applies a plan."""
+    from IPython.display import display
+
     from .session import apply_fixes as apply_all
 
-    if not apply_fix:
-        return _html("<p>apply_fix is False: nothing was written (tick the panel above, or run with "
-                     "<code>richcoex run -p apply_fix=true</code>).</p>")  # fmt: skip
-    return _html("<pre>" + esc("\n\n".join(apply_all(fixes)) or "nothing to apply") + "</pre>")
+    chosen = list(fixes)
+    if apply_fix:
+        return _html("<pre>" + esc("\n\n".join(apply_all(chosen)) or "nothing to apply") + "</pre>")
+    handle = display(_html(_not_applied(chosen)), display_id=True)
+    for fix in chosen:
+        _DEPENDENTS.setdefault(id(fix), []).append(lambda: handle.update(_html(_not_applied(chosen))))
+    return None
+
+
+def _record(step: Step, findings: list[Finding], extra: dict[str, Any], handle: Any = None) -> Any:
+    from IPython.display import display
+
+    from .evidence import step_record
+
+    bundle = step_record(step.name, findings, step.directory.target(), {**step.context(), **extra})
+    if handle is None:
+        handle = display(bundle, raw=True, display_id=True)
+    else:
+        handle.update(bundle, raw=True)
+    _RECORDS[handle.display_id] = findings
+    return handle
 
 
 def record(step: Step, findings: Iterable[Finding] | None = None, extra: dict[str, Any] | None = None) -> None:
     """The last cell of every runbook: the step's findings as a machine-readable output
     (read back by the runner) and as the page's summary box."""
-    from IPython.display import display
+    _record(step, list(step.findings if findings is None else findings), extra or {})
 
-    from .evidence import step_record
 
-    chosen = list(step.findings if findings is None else findings)
-    display(step_record(step.name, chosen, step.directory.target(), {**step.context(), **(extra or {})}), raw=True)
+def record_fix(fix: Fix, *prefixes: str) -> None:
+    """Runbooks 02/03: the findings after the fix when it was applied (else as found), with
+    the plan and the findings before; re-emitted in place when a Fix panel applies it."""
+    handle = _record(fix.step, fix.findings(*prefixes), fix.evidence())
+    _DEPENDENTS.setdefault(id(fix), []).append(
+        lambda: _record(fix.step, fix.findings(*prefixes), fix.evidence(), handle)
+    )
+
+
+def raise_if_failed(strict: bool) -> None:
+    """With `strict`, end the run with ChecksFailedError naming every FAIL recorded in
+    this kernel (each check and object once), so papermill exits non-zero."""
+    if not strict:
+        return
+    failing = list(dict.fromkeys((f.id, f.object or "") for fs in _RECORDS.values() for f in fs
+                                 if f.status.value == "FAIL"))  # fmt: skip
+    if failing:
+        named = "; ".join(f"{fid} on {first_rdn(obj)}" if obj else fid for fid, obj in failing[:8])
+        more = f"; and {len(failing) - 8} more" if len(failing) > 8 else ""
+        raise ChecksFailedError(f"strict: {len(failing)} FAIL finding(s): {named}{more}")

@@ -41,7 +41,7 @@ from .evidence import (
     write_manifest,
 )
 from .files import new_private_folder, write_private
-from .findings import SCHEMA_ID, Finding, exit_code
+from .findings import SCHEMA_ID, SEVERITY, Finding, exit_code
 from .request import CheckRequest
 from .settings import PASSWORD_ENV
 from .syncserver import SyncState, account_from_state, lab_sync_state_path
@@ -190,9 +190,11 @@ def execute_one(request: RunRequest, folder: Path, started: dt.datetime, stem: s
                                    resources={"metadata": {"path": str(path.parent.absolute())}},
                                    extra_arguments=["--IPKernelApp.log_level=ERROR"])  # fmt: skip
     except (PapermillExecutionError, CellExecutionError) as error:
-        # CellExecutionError when the kit's one-line handler showed the error in the cell.
-        result.status = "could not run"
-        result.error = f"{error.ename}: {one_line(error.evalue)}".strip()
+        # CellExecutionError when the kit's one-line handler showed the error in the cell;
+        # ChecksFailedError is `-p strict=true` doing its job after every output was recorded.
+        if error.ename != "ChecksFailedError":
+            result.status = "could not run"
+            result.error = f"{error.ename}: {one_line(error.evalue)}".strip()
     except Exception as error:  # kernel died, timeout: the run goes on, the bundle says so
         result.status = "could not run"
         result.error = f"{type(error).__name__}: {one_line(error)}"
@@ -203,12 +205,40 @@ def execute_one(request: RunRequest, folder: Path, started: dt.datetime, stem: s
         write_private(out, nbformat.writes(notebook))
         for document in recorded_documents(notebook):
             result.findings += document["findings"]
-        findings = [Finding.from_json(f) for f in result.findings]
+        findings = [finding for finding, _ in distinct_findings([result])]
         meta: dict[str, object] = {"runbook": stem, "target": request.target.slug(),
                                    "ran": started.isoformat(timespec="seconds"), "by": who_ran(), "kit": __version__,
                                    "status": result.status}  # fmt: skip
         write_private(folder / f"{stem}.html", notebook_html(notebook, page_summary(meta, findings)))
     return result
+
+
+def distinct_findings(results: list[Execution]) -> list[tuple[Finding, list[str]]]:
+    """Each (check id, object) once — at its worst status across the runs, the one with
+    the most details on a tie — with the runs that reported it: triage and 03 both check rc-deny, and that
+    is one finding, not two."""
+    merged: dict[tuple[str, str], tuple[Finding, list[str]]] = {}
+    for result in results:
+        for data in result.findings:
+            finding = Finding.from_json(data)
+            key = (finding.id, finding.object or "")
+            kept, runs = merged.get(key, (finding, []))
+            # A tie goes to the fuller evidence: 04's finding carries the DC's own word.
+            if (SEVERITY.index(finding.status), len(finding.details)) > (
+                SEVERITY.index(kept.status),
+                len(kept.details),
+            ):
+                kept = finding
+            merged[key] = (kept, [*runs, result.file.removesuffix(".ipynb")])
+    return list(merged.values())
+
+
+def counts_line(summary: dict[str, Any]) -> str:
+    """The CLI's one line: distinct findings by status, then how many reports they came from."""
+    counts = summary["counts"]
+    by_status = ", ".join(f"{n} {s}" for s, n in counts["by_status"].items()) or "none"
+    return (f"findings: {counts['distinct']} distinct (check, object): {by_status} "
+            f"({counts['reports']} reports from {len(summary['runs'])} runbook runs)")  # fmt: skip
 
 
 def run(request: RunRequest, progress: bool = True, workers: int | None = None) -> tuple[int, Path]:
@@ -229,7 +259,8 @@ def run(request: RunRequest, progress: bool = True, workers: int | None = None) 
             bar.update()
     bar.close()
     results = [future.result() for future in futures]
-    all_findings = [Finding.from_json(f) for r in results for f in r.findings]
+    distinct = distinct_findings(results)
+    all_findings = [finding for finding, _ in distinct]
     code = exit_code(all_findings)
     if any(r.status != "ran" for r in results):
         code = EXIT_COULD_NOT_RUN
@@ -246,7 +277,11 @@ def run(request: RunRequest, progress: bool = True, workers: int | None = None) 
         "exit_code": code,
         "runs": [{"notebook": r.notebook, "file": r.file, "status": r.status, "error": r.error,
                   "parameters": r.parameters, "findings": len(r.findings)} for r in results],
+        "counts": {"distinct": len(all_findings), "reports": sum(len(r.findings) for r in results),
+                   "by_status": {s.value: n for s in reversed(SEVERITY)
+                                 if (n := sum(f.status == s for f in all_findings))}},
         "findings": [f.to_json() for f in all_findings],
+        "reported_by": [{"id": f.id, "object": f.object, "runs": runs} for f, runs in distinct],
     }  # fmt: skip
     write_private(folder / SUMMARY, json.dumps(summary, indent=2) + "\n")
     write_manifest(folder)

@@ -90,6 +90,38 @@ PROPERTY_SETS: dict[uuid.UUID, str] = {
     # MS-ADTS 5.1.3.2.1 (validated writes, Windows Server 2016): msDS-KeyCredentialLink's
     # attributeSecurityGUID in [MS-ADA2], so a grant on it covers that attribute too.
     _g("9b026da6-0d3c-465c-8bee-5199d7165cba"): "DS-Validated-Write-Computer",
+    _g("e45795b2-9455-11d1-aebd-0000f80367c1"): "Email-Information",
+    _g("e45795b3-9455-11d1-aebd-0000f80367c1"): "Web-Information",
+    _g("5f202010-79a5-11d0-9020-00c04fc2d4cf"): "User-Logon",
+    _g("bc0ac240-79a9-11d0-9020-00c04fc2d4cf"): "Membership",
+    _g("037088f8-0ae1-11d2-b422-00a0c968f939"): "RAS-Information",
+    _g("91e647de-d96f-4b70-9557-d63ff4f3ccd8"): "Private-Information",
+    _g("5805bc62-bdc9-4428-a5e2-856a0f4c185e"): "Terminal-Server-License-Server",
+}
+
+# Control access rights (an ACE's ObjectType with CR, or a validated write), by rightsGuid,
+# as [MS-ADTS] 5.1.3.2.1 "Control Access Rights" lists them: the ones default user
+# descriptors carry, so the ACL viewer names them. A forest may add more; those stay GUIDs.
+CONTROL_ACCESS_RIGHTS: dict[uuid.UUID, str] = {
+    _g("ab721a53-1e2f-11d0-9819-00aa0040529b"): "User-Change-Password",
+    _g("00299570-246d-11d0-a768-00aa006e0529"): "User-Force-Change-Password",
+    _g("ab721a54-1e2f-11d0-9819-00aa0040529b"): "Send-As",
+    _g("ab721a56-1e2f-11d0-9819-00aa0040529b"): "Receive-As",
+    _g("f3a64788-5306-11d1-a9c5-0000f80367c1"): "Validated-SPN",
+    _g("72e39547-7b18-11d1-adef-00c04fd8d5cd"): "Validated-DNS-Host-Name",
+    _g("68b1d179-0d15-4d4f-ab71-46152e79a7bc"): "Allowed-To-Authenticate",
+    _g("bf9679c0-0de6-11d0-a285-00aa003049e2"): "Self-Membership",
+}
+
+# Attributes outside the write-back catalogue that default descriptors name (schemaIDGUID,
+# [MS-ADA1]–[MS-ADA3]); the write-back attributes are named from the forest's own schema.
+OTHER_ATTRIBUTES: dict[uuid.UUID, str] = {
+    _g("b7c69e6d-2cc7-11d2-854e-00a0c983f608"): "tokenGroups",
+    _g("46a9b11d-60ae-405a-b7e8-ff8a58d456d2"): "tokenGroupsGlobalAndUniversal",
+    _g("bf967a7f-0de6-11d0-a285-00aa003049e2"): "userCertificate",
+    _g("6db69a1c-9422-11d1-aebd-0000f80367c1"): "terminalServer",
+    _g("bd29bf90-66ad-40e1-887b-10df070419a6"): "msDS-ExternalDirectoryObjectId",
+    _g("f0f8ff9a-1191-11d0-a060-00aa006c33ed"): "publicDelegates",
 }
 
 # Class schemaIDGUIDs from [MS-ADSC].
@@ -141,6 +173,13 @@ def select_attributes(spec: str | Iterable[str]) -> list[str]:
 
 def property_set_name(guid: uuid.UUID | None) -> str | None:
     return PROPERTY_SETS.get(guid) if guid else None
+
+
+def well_known_guid_names() -> dict[str, str]:
+    """GUID string → name for every property set, control access right, class and
+    attribute this module knows, so no ACE shows a raw GUID where the name is known."""
+    known = {**OTHER_ATTRIBUTES, **CONTROL_ACCESS_RIGHTS, **PROPERTY_SETS}
+    return {str(guid): name for guid, name in known.items()} | {str(guid): name for name, guid in CLASSES.items()}
 
 
 def cross_check(name: str, live_schema_id: uuid.UUID) -> str | None:

@@ -20,7 +20,7 @@ from .security.sddl import ace_to_sddl
 STYLE = """<style>
 .rcx{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;font-size:13px;color:#1f2328}
 .rcx table{border-collapse:collapse;width:100%;margin:6px 0 12px;table-layout:auto!important}
-.rcx td{overflow-wrap:anywhere}.rcx td code{overflow-wrap:normal;white-space:nowrap}
+.rcx td{overflow-wrap:break-word}.rcx td code{overflow-wrap:normal;white-space:nowrap}
 .rcx th{background:#f6f8fa;font-weight:600;border-bottom:2px solid #d0d7de;padding:5px 8px}
 .rcx td{border-bottom:1px solid #eaeef2;padding:5px 8px;vertical-align:top}
 .rcx th,.rcx td{text-align:left!important;white-space:normal!important;max-width:none!important}
@@ -35,6 +35,10 @@ STYLE = """<style>
 .rcx .summary{display:flex;gap:16px;flex-wrap:wrap;border:1px solid #d0d7de;border-radius:6px;padding:10px 14px;
   margin-bottom:10px;background:#f6f8fa}
 .rcx .summary div{min-width:140px}.rcx .summary b{display:block;font-size:11px;color:#656d76;font-weight:600}
+.rcx td.nowrap{white-space:nowrap!important}
+.rcx details{margin:4px 0 10px}.rcx details>summary{cursor:pointer;color:#0969da;margin:4px 0}
+.rcx ul.verdicts{list-style:none;padding:0;margin:4px 0 8px}.rcx ul.verdicts li{margin:4px 0}
+.rcx .summary div.verdicts{flex-basis:100%}.rcx .summary li b{display:inline;font-size:inherit;color:inherit}
 </style>"""
 
 
@@ -51,6 +55,22 @@ def wrap(body: str) -> str:
     return f'{STYLE}<div class="rcx">{body}</div>'
 
 
+def dn_html(dn: object) -> str:
+    """A DN that breaks only after a comma (between RDNs), never inside a name."""
+    return esc(dn).replace(",", ",<wbr>")
+
+
+def object_name(dn: str | None) -> str:
+    """What an engineer calls the object: its first RDN's value (`rc-deny` of `CN=rc-deny,…`)."""
+    rdn = first_rdn(dn)
+    return rdn.partition("=")[2] or rdn
+
+
+def collapsed(summary: str, body: str) -> str:
+    """A long table below its one-line summary, opened on a click (plain HTML: no JavaScript)."""
+    return f"<details><summary>{summary}</summary>{body}</details>"
+
+
 def findings_table(findings: Iterable[Finding]) -> str:
     rows = []
     for f in findings:
@@ -58,7 +78,7 @@ def findings_table(findings: Iterable[Finding]) -> str:
         ace = f.details.get("deciding_ace") if isinstance(f.details, dict) else None
         ace_text = f'<div class="muted"><code>{esc(ace["sddl"])}</code></div>' if ace else ""
         rows.append(
-            f"<tr><td>{badge(f.status)}</td><td><code>{esc(f.id)}</code></td><td title='{esc(f.object)}'>"
+            f"<tr><td class='nowrap'>{badge(f.status)}</td><td><code>{esc(f.id)}</code></td><td title='{esc(f.object)}'>"
             f"{esc(first_rdn(f.object))}</td><td>{esc(f.summary)}{ace_text}{remedy}</td></tr>"
         )
     return ("<table><tr><th>Status</th><th>Check</th><th>Object</th><th>Finding</th></tr>" + "".join(rows)
@@ -66,12 +86,104 @@ def findings_table(findings: Iterable[Finding]) -> str:
 
 
 def summary_header(meta: Mapping[str, object], findings: Iterable[Finding]) -> str:
-    """The box at the top of every evidence page: verdict counts, target, time, who."""
+    """The box at the top of every evidence page: verdict counts, the object(s) checked
+    with one line each saying what decided it, target, time, who."""
     chosen = list(findings)
     counts = [(s, sum(f.status == s for f in chosen)) for s in reversed(SEVERITY)]
     badges = " ".join(f"{badge(s)} {n}" for s, n in counts if n)
     cells = "".join(f"<div><b>{esc(k)}</b>{esc(v)}</div>" for k, v in meta.items())
-    return f'<div class="summary"><div><b>verdicts</b>{badges or "none"}</div>{cells}</div>'
+    verdicts = object_verdicts(chosen)
+    lines = f'<div class="verdicts"><b>objects</b>{verdict_list(verdicts)}</div>' if verdicts else ""
+    return f'<div class="summary"><div><b>verdicts</b>{badges or "none"}</div>{cells}{lines}</div>'
+
+
+# What decided a failing write, in the few words a verdict line has room for.
+CAUSE_SHORT = {
+    "no-grant": "no ACE grants the group WriteProperty",
+    "inheritance-off": "inheritance disabled",
+    "adminsdholder": "AdminSDHolder-protected (adminCount=1)",
+}
+
+
+@dataclass(frozen=True)
+class ObjectVerdict:
+    """One object's verdict in one sentence: its worst status and what caused it."""
+
+    object: str
+    status: Status
+    sentence: str
+
+
+def _worst(findings: Iterable[Finding]) -> Status:
+    return max((f.status for f in findings), key=SEVERITY.index, default=Status.PASS)
+
+
+def _causes(findings: list[Finding]) -> list[str]:
+    """The distinct causes behind an object's failing writes, explicit Denies by ACE index."""
+    causes: list[str] = []
+    denies: list[str] = []
+    for f in findings:
+        if f.id == "object.adminsdholder" and f.status != Status.PASS:
+            causes.append(CAUSE_SHORT["adminsdholder"])
+        elif f.id == "object.inheritance" and f.status == Status.FAIL:
+            causes.append(CAUSE_SHORT["inheritance-off"])
+        elif f.id.startswith("acl.write.") and f.status == Status.FAIL:
+            cause = f.details.get("cause")
+            ace = f.details.get("deciding_ace") or {}
+            if cause == "deny" and "index" in ace:
+                denies.append(str(ace["index"]))
+            elif cause in CAUSE_SHORT:
+                causes.append(CAUSE_SHORT[cause])
+    if denies:
+        unique = list(dict.fromkeys(denies))
+        causes.insert(0, f"explicit Deny, ACE{'s' if len(unique) > 1 else ''} {', '.join(unique)}")
+    return list(dict.fromkeys(causes))
+
+
+def object_verdicts(findings: Iterable[Finding]) -> list[ObjectVerdict]:
+    """Per object whose DACL was checked (an object.* or acl.* finding names it), in order."""
+    by_object: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.object and f.id.startswith(("object.", "acl.")):
+            by_object.setdefault(f.object, []).append(f)
+    verdicts = []
+    for dn, chosen in by_object.items():
+        writes = [f for f in chosen if f.id.startswith("acl.write.")]
+        failing = [f for f in writes if f.status == Status.FAIL]
+        causes = _causes(chosen)
+        if failing:
+            sentence = f"{len(failing)} of {len(writes)} write-back attributes fail with 8344: " + "; ".join(causes)
+        elif any(f.status == Status.ERROR for f in chosen):
+            sentence = next(f.summary for f in chosen if f.status == Status.ERROR)
+        elif writes and all(f.status == Status.PASS for f in writes):
+            sentence = f"the sync account may write all {len(writes)} write-back attributes"
+            sentence += f" (but {'; '.join(causes)})" if causes else ""
+        else:
+            sentence = "; ".join(dict.fromkeys(f.summary for f in chosen if f.status != Status.PASS)) or "checked"
+        verdicts.append(ObjectVerdict(dn, _worst(chosen), sentence))
+    return verdicts
+
+
+def verdict_list(verdicts: Iterable[ObjectVerdict]) -> str:
+    """One line per object: its badge, its name (the full DN beside it), the cause."""
+    items = "".join(
+        f"<li>{badge(v.status)} <b>{esc(object_name(v.object))}</b> — {esc(v.sentence)}"
+        f" <span class='muted'>({dn_html(v.object)})</span></li>"
+        for v in verdicts
+    )
+    return f"<ul class='verdicts'>{items}</ul>" if items else ""
+
+
+def findings_section(findings: Iterable[Finding], open_up_to: int = 10) -> str:
+    """The verdict line(s) first, then the findings; a table longer than `open_up_to`
+    rows is collapsed under a line that counts it."""
+    chosen = list(findings)
+    lines = verdict_list(object_verdicts(chosen))
+    table = findings_table(chosen)
+    if len(chosen) <= open_up_to:
+        return lines + table
+    counts = ", ".join(f"{n} {s.value}" for s in reversed(SEVERITY) if (n := sum(f.status == s for f in chosen)))
+    return lines + collapsed(f"{len(chosen)} findings ({counts}), with the deciding ACE and the fix", table)
 
 
 @dataclass(frozen=True)
@@ -131,12 +243,103 @@ def acl_table(rows: Iterable[AclRow], show_sddl: bool = False) -> str:
             else ""
         )
         body.append(
-            f"<tr class='{classes}'><td>{r.index}</td><td>{'Allow' if r.allow else 'Deny'}</td>"
+            f"<tr class='{classes}' data-trustee='{esc(r.trustee)}'><td>{r.index}</td>"
+            f"<td class='nowrap'>{'Allow' if r.allow else 'Deny'}</td>"
             f"<td title='{esc(r.trustee_sid)}'>{esc(r.trustee)}</td><td>{detail}</td>"
             f"<td>{esc(r.object_type)}{applies}</td><td>{source}</td><td>{decides}</td></tr>"
         )
     head = "<tr><th>#</th><th>Type</th><th>Trustee</th><th>{}</th><th>Object type</th><th>Source</th><th></th></tr>"
-    return "<table>" + head.format("SDDL" if show_sddl else "Rights") + "".join(body) + "</table>"
+    return "<table class='rcx-acl'>" + head.format("SDDL" if show_sddl else "Rights") + "".join(body) + "</table>"
+
+
+def acl_note(rows: list[AclRow], protected: bool, shown: int | None = None) -> str:
+    """The line above an ACL table: how many ACEs (of how many, when filtered), how many
+    decide a write-back attribute, and whether the object inherits."""
+    deciding = sum(1 for r in rows if r.decides)
+    inheritance = "inheritance <b>disabled</b> (DACL protected)" if protected else "inherits from its parent"
+    count = f"{shown} of {len(rows)} ACEs shown" if shown is not None else f"{len(rows)} ACEs"
+    return (f"<p class='muted rcx-acl-count'>{count}; {deciding} decide a write-back attribute (highlighted); "
+            f"the object {inheritance}.</p>")  # fmt: skip
+
+
+def acl_section(rows: list[AclRow], protected: bool, title: str = "") -> str:
+    """The ACL as a static page shows it: its note, and the table collapsed below."""
+    head = f"<h4>{esc(title)}</h4>" if title else ""
+    deciding = [r for r in rows if r.decides]
+    summary = f"every ACE ({len(rows)})" + (f", the {len(deciding)} that decide highlighted" if deciding else "")
+    return head + acl_note(rows, protected) + collapsed(summary, acl_table(rows))
+
+
+@dataclass(frozen=True)
+class AttributeRow:
+    """One write-back attribute as runbook 04's grid shows it."""
+
+    name: str
+    status: Status
+    deciding: str
+    in_schema: bool
+    values: int
+    last_change: str
+    dc_allows: bool | None
+
+    @property
+    def problem(self) -> bool:
+        return self.status != Status.PASS or self.dc_allows is False
+
+
+def attribute_rows(findings: Iterable[Finding], states: Mapping[str, Any],
+                   allowed: frozenset[str] | None) -> list[AttributeRow]:  # fmt: skip
+    """Join the acl.write.* and schema.* findings with the values read from the object
+    (`states`: attribute name → directory.base.AttributeState)."""
+    by_id = {f.id: f for f in findings}
+    rows = []
+    for fid, finding in by_id.items():
+        if not fid.startswith("acl.write."):
+            continue
+        name = fid.removeprefix("acl.write.")
+        ace = finding.details.get("deciding_ace") or {}
+        state = states.get(name)
+        schema = by_id.get(f"schema.{name}")
+        rows.append(AttributeRow(
+            name=name, status=finding.status,
+            deciding=f"ACE {ace['index']} {ace['type']} {ace['trustee']}" if ace else "(no ACE grants it)",
+            in_schema=schema is not None and schema.status == Status.PASS,
+            values=len(state.values) if state else 0,
+            last_change=(state.last_originating_change or "") if state else "",
+            dc_allows=None if allowed is None else name.lower() in allowed,
+        ))  # fmt: skip
+    return rows
+
+
+def attribute_table(rows: Iterable[AttributeRow]) -> str:
+    def yes_no(value: bool | None) -> str:
+        return "—" if value is None else ("yes" if value else "<b>no</b>")
+
+    body = [
+        (r.name, badge(r.status), r.deciding, yes_no(r.in_schema), r.values or "—", r.last_change or "—",
+         yes_no(r.dc_allows))
+        for r in rows
+    ]  # fmt: skip
+    headers = ["Attribute", "Verdict", "Deciding ACE", "In schema", "Values", "Last change",
+               "DC says writable (allowedAttributesEffective)"]  # fmt: skip
+    return records_table(headers, body, html_columns=(1, 3, 6))
+
+
+def group_html(findings: list[Finding], group: Any, error: str = "") -> str:
+    """The group panel's content: the two group findings, the direct members, the path
+    (`group`: directory.base.GroupFacts or None)."""
+    if error:
+        return f"<p><b>Could not check:</b> {esc(error)}</p>"
+    parts = [findings_table(findings)]
+    if group is not None:
+        members = [(first_rdn(dn), str(sid or ""), dn) for dn, sid in group.members]
+        table = records_table(["Member", "SID", "DN"], members)
+        parts.append(f"<h4>Direct members of {esc(group.name)} ({len(members)})</h4>")
+        parts.append(table if len(members) <= 10 else collapsed(f"{len(members)} members", table))
+    path = findings[1].details.get("path") if len(findings) > 1 else None
+    if path:
+        parts.append("<p><b>Path:</b> " + " → ".join(esc(first_rdn(dn)) for dn in path) + "</p>")
+    return "".join(parts)
 
 
 def records_table(headers: list[str], rows: Iterable[Iterable[object]], html_columns: Iterable[int] = ()) -> str:
@@ -144,7 +347,7 @@ def records_table(headers: list[str], rows: Iterable[Iterable[object]], html_col
     raw = set(html_columns)
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f"<td>{cell if i in raw else esc(cell)}</td>" for i, cell in enumerate(row)) + "</tr>"
+        "<tr>" + "".join(f"<td>{cell if i in raw else dn_html(cell)}</td>" for i, cell in enumerate(row)) + "</tr>"
         for row in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"

@@ -39,24 +39,19 @@ NOTEBOOK = "03-object-permissions.ipynb"
 CHROMIUM = "chromium"  # Debian's package; scripts/test.sh installs it
 WINDOW = (1400, 1000)
 
-# Finds what a person would look for: the output holding a dropdown labelled "Trustee",
-# the ACE rows of the table in it (rows with cells, not the header), its "N of M" note.
+# The ACL viewer's stable hooks (views.py / widgets/acl_viewer.py): the viewer box
+# `.rcx-acl-viewer`, its trustee dropdown `.rcx-acl-trustee`, the table `table.rcx-acl`
+# whose ACE rows carry `data-trustee`, and the count note `.rcx-acl-count`.
 PAGE_HELPERS = """
 window.rcx = {
-  viewer() {
-    for (const label of document.querySelectorAll('.jp-OutputArea-output .widget-dropdown label')) {
-      if (label.textContent.trim() === 'Trustee') return label.closest('.jp-OutputArea-output');
-    }
-    return null;
-  },
-  trustee() { return this.viewer().querySelector('.widget-dropdown select'); },
+  viewer() { return document.querySelector('.jp-OutputArea-output .rcx-acl-viewer'); },
+  trustee() { return this.viewer().querySelector('.rcx-acl-trustee select'); },
   rows() {
     const viewer = this.viewer();
     if (!viewer) return [];
-    return [...viewer.querySelectorAll('.widget-html table tr')].filter(tr => tr.querySelector('td'))
-      .map(tr => tr.querySelectorAll('td')[2].textContent.trim());
+    return [...viewer.querySelectorAll('table.rcx-acl tr[data-trustee]')].map(tr => tr.dataset.trustee);
   },
-  note() { const p = this.viewer().querySelector('.widget-html p.muted'); return p ? p.textContent : ''; },
+  note() { const p = this.viewer().querySelector('.rcx-acl-count'); return p ? p.textContent : ''; },
   byText(selector, text) {
     return [...document.querySelectorAll(selector)].find(e => e.textContent.trim() === text) || null;
   },

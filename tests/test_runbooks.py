@@ -206,3 +206,33 @@ def test_two_runs_started_in_the_same_second_get_a_bundle_folder_each(tmp_path):
     folders = sorted((tmp_path / "evidence").iterdir())
     assert len(folders) == 2 and all((f / "summary.json").exists() for f in folders)
     assert oct((tmp_path / "evidence").stat().st_mode & 0o777) == "0o700"
+
+
+def test_counts_are_of_distinct_findings_and_say_how_many_runs_reported_each(lab_bundle):
+    result, folder = lab_bundle
+    summary = json.loads((folder / "summary.json").read_text())
+    keys = [(f["id"], f["object"]) for f in summary["findings"]]
+    assert len(keys) == len(set(keys)) == summary["counts"]["distinct"]
+    fails = sum(f["status"] == "FAIL" for f in summary["findings"])
+    assert summary["counts"]["by_status"]["FAIL"] == fails
+    assert summary["counts"]["reports"] > summary["counts"]["distinct"]  # 00 and 03 both check rc-noinherit
+    reported = {(r["id"], r["object"]): r["runs"] for r in summary["reported_by"]}
+    assert set(reported) == set(keys)
+    key = ("acl.write.msExchSafeSendersHash", next(o for i, o in keys if o and o.startswith("CN=rc-noinherit,")))
+    assert {"00-triage", "03-object-permissions", "05-scan-scope"} == set(reported[key])
+    assert f"findings: {summary['counts']['distinct']} distinct (check, object): {fails} FAIL" in result.stdout
+    page = (folder / "03-object-permissions.html").read_text()
+    assert (
+        f'class="badge FAIL">FAIL</span> {sum(f["status"] == "FAIL" and "03-object-permissions" in reported[(f["id"], f["object"])] for f in summary["findings"])}'
+        in page
+    )
+
+
+def test_the_adminsdholder_warning_says_what_its_title_says(lab_bundle):
+    _, folder = lab_bundle
+    summary = json.loads((folder / "summary.json").read_text())
+    warnings = [f for f in summary["findings"] if f["id"] == "object.adminsdholder" and f["status"] == "WARN"]
+    assert warnings, "the lab's Domain Admin must be reported"
+    for warn in warnings:
+        protected = warn["title"] == "The object is protected by AdminSDHolder"
+        assert protected == ("is protected by AdminSDHolder" in warn["summary"]), warn

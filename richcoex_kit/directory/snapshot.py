@@ -324,9 +324,11 @@ class SnapshotDirectory(Directory):
                 raise AmbiguousError(f"{identity!r} is ambiguous in snapshot {self.origin}: {'; '.join(matches)}")
             dn = matches[0] if matches else None
         if dn is None or dn not in objects:
+            names = sorted(str(o.get("sam_account_name") or o.get("dn") or dn) for dn, o in objects.items())
+            held = ", ".join(names) if len(names) <= 30 else f"{len(names)} objects"
             raise NotFoundError(
                 f"no object matches {identity!r} in snapshot {self.origin} "
-                f"(it holds {len(objects)} objects; capture it with `richcoex collect --user {identity}`)"
+                f"(it holds {held}; capture it with `richcoex collect --user {identity}`)"
             )
         return _object_from_json(objects[dn])
 

@@ -9,7 +9,7 @@ import ipywidgets as w
 
 from ..security import SecurityDescriptor
 from ..security.access import Decision
-from ..views import AclRow, acl_rows, acl_table, esc, wrap
+from ..views import AclRow, acl_note, acl_rows, acl_table, esc, wrap
 from .core import StaticTwin
 
 ALL = "(every trustee)"
@@ -21,15 +21,18 @@ class AclViewer(StaticTwin):
         self.rows = acl_rows(sd, decisions, names)
         self.title = title
         self.protected = sd.dacl_protected
-        self.trustee = w.Dropdown(options=[ALL, *sorted({r.trustee for r in self.rows})], description="Trustee")
+        self.trustee = w.Dropdown(options=[ALL, *sorted({r.trustee for r in self.rows})], description="Trustee",
+                                  layout=w.Layout(width="auto"))  # fmt: skip
+        self.trustee.add_class("rcx-acl-trustee")
         self.source = w.ToggleButtons(options=["all", "explicit", "inherited"], value="all")
         self.relevant = w.Checkbox(value=False, description="only ACEs that decide a write-back attribute",
-                                   indent=False)  # fmt: skip
+                                   indent=False, layout=w.Layout(width="auto"))  # fmt: skip
         self.sddl = w.ToggleButton(value=False, description="SDDL", tooltip="show each ACE as SDDL")
         self.table = w.HTML()
         for control in (self.trustee, self.source, self.relevant, self.sddl):
             control.observe(self.refresh, "value")
         super().__init__([w.HBox([self.trustee, self.source]), w.HBox([self.relevant, self.sddl]), self.table])
+        self.add_class("rcx-acl-viewer")
         self.refresh()
 
     def visible_rows(self) -> list[AclRow]:
@@ -44,12 +47,8 @@ class AclViewer(StaticTwin):
 
     def to_html(self) -> str:
         shown = self.visible_rows()
-        deciding = sum(1 for r in self.rows if r.decides)
-        inheritance = "inheritance <b>disabled</b> (DACL protected)" if self.protected else "inherits from its parent"
         head = f"<h4>{esc(self.title)}</h4>" if self.title else ""
-        note = (f"<p class='muted'>{len(shown)} of {len(self.rows)} ACEs shown; {deciding} decide a write-back "
-                f"attribute (highlighted); the object {inheritance}.</p>")  # fmt: skip
-        return head + note + acl_table(shown, show_sddl=self.sddl.value)
+        return head + acl_note(self.rows, self.protected, len(shown)) + acl_table(shown, show_sddl=self.sddl.value)
 
     def refresh(self, *_: object) -> None:
         self.table.value = wrap(self.to_html())

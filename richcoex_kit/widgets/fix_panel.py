@@ -18,9 +18,9 @@ class FixPanel(StaticTwin):
         self.state = "planned" if apply else "nothing to apply"
         self.result = ""
         self.reviewed = w.Checkbox(value=False, description="I have reviewed this plan", indent=False,
-                                   disabled=apply is None)  # fmt: skip
+                                   disabled=apply is None, layout=w.Layout(width="auto"))  # fmt: skip
         self.button = w.Button(description="Fix", button_style="warning", icon="wrench", disabled=True,
-                               tooltip=f"write the plan to {target}")  # fmt: skip
+                               tooltip=f"write the plan to {target}", layout=w.Layout(width="auto"))  # fmt: skip
         self.target = target
         self.reviewed.observe(self._review, "value")
         self.button.on_click(self._click)

@@ -11,7 +11,7 @@ from ..checks import CheckRequest, check_group_exists, check_group_membership, g
 from ..directory.base import Directory
 from ..directory.errors import DirectoryError
 from ..findings import Finding
-from ..views import esc, findings_table, records_table, wrap
+from ..views import group_html, wrap
 from .core import StaticTwin
 
 
@@ -19,7 +19,8 @@ class GroupPanel(StaticTwin):
     def __init__(self, directory: Directory, request: CheckRequest) -> None:
         self.directory = directory
         self.request = replace(request, user=None)
-        self.account = w.Text(value=request.sync_account, description="Sync account")
+        self.account = w.Text(value=request.sync_account, description="Sync account",
+                              style={"description_width": "initial"})  # fmt: skip
         self.button = w.Button(description="Check", button_style="primary", icon="search")
         self.button.on_click(self.check)
         self.output = w.HTML()
@@ -41,15 +42,4 @@ class GroupPanel(StaticTwin):
         self.output.value = wrap(self.to_html())
 
     def to_html(self) -> str:
-        if self.error:
-            return f"<p><b>Could not check:</b> {esc(self.error)}</p>"
-        parts = [findings_table(self.findings)]
-        group = self.facts.group
-        if group is not None:
-            members = [(dn.split(",")[0].removeprefix("CN="), str(sid or ""), dn) for dn, sid in group.members]
-            parts.append(f"<h4>Direct members of {esc(group.name)} ({len(members)})</h4>")
-            parts.append(records_table(["Member", "SID", "DN"], members))
-        path = self.findings[1].details.get("path") if len(self.findings) > 1 else None
-        if path:
-            parts.append("<p><b>Path:</b> " + " → ".join(esc(dn.split(",")[0]) for dn in path) + "</p>")
-        return "".join(parts)
+        return group_html(self.findings, None if self.error else self.facts.group, self.error)

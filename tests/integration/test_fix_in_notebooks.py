@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from richcoex_kit import runbook as rb
+from richcoex_kit.evidence import FINDINGS_MIMETYPE
 from richcoex_kit.lab import scenarios as sc
 from richcoex_kit.lab.seed import admin_directory
 from richcoex_kit.remedy import restore
@@ -93,3 +94,44 @@ def test_the_fix_panel_writes_only_after_review_and_confirmation(lab, tmp_path):
         assert admin.find_group(sc.GROUP).sid not in set(
             admin.token_groups(admin.find_object(sc.OUTSIDER_SYNC_ACCOUNT))
         )
+
+
+def test_applying_from_the_panel_redraws_the_note_and_the_record_in_place(lab, tmp_path):
+    """In a real kernel, driven as JupyterLab drives it: after *Applied*, the "nothing was
+    written" note and the record are replaced (update_display_data), the record with the
+    findings after the fix."""
+    from tests.test_notebook_faces import Kernel
+
+    original = descriptor_of(lab, "rc-nogrant")
+    backups = tmp_path / "backups"
+    kernel = Kernel(RICHCOEX_PASSWORD=lab.password("Administrator"))
+    try:
+        setup = kernel.run(
+            f"server, port, ca_file, tls_name = {lab.host!r}, {lab.port}, {lab.ca_file!r}, {lab.tls_name!r}\n"
+            "bind_user = 'LAB\\\\Administrator'\n"
+            "import richcoex_kit.runbook as rb\n"
+            "directory = rb.open_directory(globals())\n"
+            "step = rb.Step.run('03-object-permissions', directory, rb.check_request(globals(), 'rc-nogrant'))\n"
+            f"fix = rb.plan_for(step, {str(backups)!r})\n"
+            "panel = rb.fix_panel(fix)\n"
+            "rb.apply_fixes([fix], False)\n"
+            "rb.record_fix(fix, 'acl.')\n",
+            allow_stdin=True,
+        )
+        assert not [o for o in setup if o.get("ename")], setup
+        clicked = kernel.run("panel.reviewed.value = True\npanel.button.click()\npanel.button.click()\n"
+                             "print(panel.state)", allow_stdin=True)  # fmt: skip
+        assert any(o.get("text") == "applied\n" for o in clicked), clicked
+        updates = [o for o in clicked if "transient" in o and "data" in o]
+        notes = [
+            o["data"]["text/html"] for o in updates if "Applied with the Fix panel" in o["data"].get("text/html", "")
+        ]
+        records = [o["data"][FINDINGS_MIMETYPE] for o in updates if FINDINGS_MIMETYPE in o["data"]]
+        assert notes and "changed the DACL of CN=rc-nogrant" in notes[-1]
+        assert records and {f["status"] for f in records[-1]["findings"]} == {"PASS"}
+    finally:
+        kernel.close()
+        with admin_directory(lab) as admin:
+            for backup in sorted(backups.iterdir(), reverse=True):
+                restore(backup, admin)
+    assert descriptor_of(lab, "rc-nogrant") == original
