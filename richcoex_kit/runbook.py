@@ -18,10 +18,10 @@ from .directory.base import Directory
 from .errors import EXPECTED_ERRORS, one_line
 from .findings import Finding
 from .request import CheckRequest
+from . import session
 from .session import (
     Confirmation,
     Fix,
-    Step,
     confirm,
     next_steps,
     objects_to_check,
@@ -59,6 +59,18 @@ def _one_line_errors() -> None:
         return [line]
 
     shell.set_custom_exc(EXPECTED_ERRORS, handler)
+
+
+class Step(session.Step):
+    """`session.Step`, and its run says in the notebook which product, sync account and group
+    the verdicts assume, and why (the evidence context records the same)."""
+
+    @classmethod
+    def run(cls, name: str, directory: Directory, request: CheckRequest) -> session.Step:
+        step = super().run(name, directory, request)
+        if step.facts is not None:
+            print(step.facts.resolution())
+        return step
 
 
 def _html(body: str) -> Any:
@@ -107,26 +119,26 @@ def show_next_steps(findings: Iterable[Finding]) -> Any:
     return _html(f"<p>Open these runbooks next:</p><ol>{items}</ol>")
 
 
-def group_panel(step: Step) -> Any:
+def group_panel(step: session.Step) -> Any:
     from .widgets import GroupPanel
 
     return GroupPanel(step.directory, step.request)
 
 
-def acl_viewer(step: Step) -> Any:
+def acl_viewer(step: session.Step) -> Any:
     from .widgets import AclViewer
 
     assert step.facts is not None and step.facts.target is not None
     return AclViewer(step.descriptor(), step.decisions(), step.names(), title=f"DACL of {step.facts.target.dn}")
 
 
-def attribute_grid(step: Step, confirmation: Confirmation) -> Any:
+def attribute_grid(step: session.Step, confirmation: Confirmation) -> Any:
     from .widgets.attribute_grid import AttributeGrid, attribute_rows
 
     return AttributeGrid(attribute_rows(step.select("schema.", "acl."), confirmation.states, confirmation.allowed))
 
 
-def confirmed_findings(step: Step, confirmation: Confirmation) -> list[Finding]:
+def confirmed_findings(step: session.Step, confirmation: Confirmation) -> list[Finding]:
     """Runbook 04's findings: the step's, with the DC's own word and the values added."""
     from .checks import confirmed_findings as confirmed
 
@@ -145,7 +157,7 @@ def export_errors(state: SyncState | None) -> Any:
 
 
 def scan_scope(directory: Directory, scope: str, request: CheckRequest, page_size: int = 1000,
-               csv_path: str = "") -> tuple[Step, Any]:  # fmt: skip
+               csv_path: str = "") -> tuple[session.Step, Any]:  # fmt: skip
     """Runbook 05: scan `scope`, showing progress per page; the failing objects become findings.
 
     Progress is a display that is updated in place (not a tqdm widget), so the executed
@@ -194,7 +206,7 @@ def apply_fixes(fixes: Iterable[Fix], apply_fix: bool) -> Any:
     return _html("<pre>" + esc("\n\n".join(apply_all(fixes)) or "nothing to apply") + "</pre>")
 
 
-def record(step: Step, findings: Iterable[Finding] | None = None, extra: dict[str, Any] | None = None) -> None:
+def record(step: session.Step, findings: Iterable[Finding] | None = None, extra: dict[str, Any] | None = None) -> None:
     """The last cell of every runbook: the step's findings as a machine-readable output
     (read back by the runner) and as the page's summary box."""
     from IPython.display import display

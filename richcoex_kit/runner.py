@@ -42,7 +42,7 @@ from .evidence import (
 from .findings import SCHEMA_ID, Finding, exit_code
 from .request import CheckRequest
 from .settings import PASSWORD_ENV
-from .syncserver import SyncState, account_from_state, lab_sync_state_path
+from .syncserver import SyncState, account_from_state, lab_sync_state_path, product_from_state
 
 KERNEL = "python3"
 SECRET_NAME = re.compile(r"pass(word)?|secret|token|pwd|credential", re.IGNORECASE)
@@ -138,8 +138,9 @@ def plan(request: RunRequest) -> list[tuple[str, Path, dict[str, Any]]]:
     sync_state = request.sync_state or (str(lab_sync_state_path()) if on_lab else "")
     check = request.check
     if request.sync_state:
-        account = account_from_state(check.sync_account, SyncState.load(request.sync_state))
-        check = dataclasses.replace(check, sync_account=account)
+        state = SyncState.load(request.sync_state)
+        check = dataclasses.replace(check, sync_account=account_from_state(check.sync_account, state),
+                                    product=product_from_state(check.product, state))  # fmt: skip
     common = {**request.target.to_parameters(), **check.parameters()}
     executions = []
     for name, path in chosen.items():
