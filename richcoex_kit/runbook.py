@@ -13,12 +13,12 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from . import session
 from .connection import ConnectionSpec
 from .directory.base import Directory
 from .errors import EXPECTED_ERRORS, one_line
 from .findings import Finding
 from .request import CheckRequest
-from . import session
 from .session import (
     Confirmation,
     Fix,

@@ -45,7 +45,7 @@ def test_acl_viewer_says_when_inheritance_is_off(lab):
 
 
 def test_group_panel_rechecks_another_account_on_click(lab):
-    panel = GroupPanel(lab, CheckRequest(None, "MSOL_AD_Sync", "MSOL_AD_Sync_RichCoexistence"))
+    panel = GroupPanel(lab, CheckRequest(None, "MSOL_AD_Sync", "MSOL_AD_Sync_RichCoexistence", product="dirsync"))
     assert [f.status.value for f in panel.findings] == ["PASS", "PASS"]
     assert "Direct members of MSOL_AD_Sync_RichCoexistence (2)" in panel.output.value
     panel.account.value = "MSOL_nested"

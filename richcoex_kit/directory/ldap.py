@@ -329,6 +329,9 @@ class LdapDirectory(Directory):
 
     # -- objects ---------------------------------------------------------------------
     def _to_object(self, row: dict[str, Any]) -> DirectoryObject:
+        if not row.get("objectGUID"):
+            # The DC returns the entry but no attribute the bound account may not read.
+            raise InsufficientRightsError(f"{self.settings.bind_user} may not read {row['dn']} on {self.where()}")
         attrs = row["_attributes"]
         sid_raw = row.get("objectSid") or []
         descriptor = row.get("nTSecurityDescriptor") or []

@@ -62,7 +62,7 @@ def test_apply_fix_false_writes_nothing(lab, tmp_path):
 
 def test_the_fix_panel_writes_only_after_review_and_confirmation(lab, tmp_path):
     with admin_directory(lab) as admin:
-        step = rb.Step.run("02", admin, CheckRequest(None, sc.OUTSIDER_SYNC_ACCOUNT, sc.GROUP))
+        step = rb.Step.run("02", admin, CheckRequest(None, sc.OUTSIDER_SYNC_ACCOUNT, sc.GROUP, product="dirsync"))
         fix = rb.plan_for(step, str(tmp_path))
         panel = rb.fix_panel(fix)
         assert panel.button.disabled and "ADD MEMBER CN=MSOL_notmember" in panel.to_html()

@@ -44,7 +44,7 @@ FIXABLE = [
 @pytest.mark.parametrize("name, options", FIXABLE, ids=[n for n, _ in FIXABLE])
 def test_apply_makes_write_back_work_least_privilege_and_restore_undoes_it(lab, tmp_path, name, options):
     scenario = sc.SCENARIO_BY_NAME[name]
-    request = CheckRequest(scenario.user, scenario.sync_account, scenario.group, "kb")
+    request = CheckRequest(scenario.user, scenario.sync_account, scenario.group or "", "kb", scenario.product)
     original = full_descriptor(lab, scenario.user)
     assert not all(attempt_writes(lab, scenario.sync_account, scenario.user, KB).values())
     with admin_directory(lab) as admin:
@@ -63,7 +63,7 @@ def test_apply_makes_write_back_work_least_privilege_and_restore_undoes_it(lab, 
 
 def test_a_missing_group_is_created_then_granted_in_a_second_run(lab, tmp_path):
     scenario = sc.SCENARIO_BY_NAME["group-missing"]
-    request = CheckRequest(scenario.user, scenario.sync_account, scenario.group, "kb")
+    request = CheckRequest(scenario.user, scenario.sync_account, scenario.group or "", "kb", scenario.product)
     backups = []
     with admin_directory(lab) as admin:
         first = plan_fix(admin, request, FixOptions(create_group_in=f"CN=Users,{lab.base_dn}"))
@@ -82,7 +82,7 @@ def test_a_missing_group_is_created_then_granted_in_a_second_run(lab, tmp_path):
 
 
 def test_adminsdholder_objects_are_never_changed_directly(lab, tmp_path):
-    request = CheckRequest("rc-admin")
+    request = CheckRequest("rc-admin", sc.SYNC_ACCOUNT)
     before = full_descriptor(lab, "rc-admin")
     with admin_directory(lab) as admin:
         plan = plan_fix(admin, request)
@@ -101,7 +101,7 @@ def test_adminsdholder_objects_are_never_changed_directly(lab, tmp_path):
 
 
 def test_a_concurrent_change_between_read_and_write_is_detected_and_kept(lab, tmp_path):
-    request = CheckRequest("rc-nogrant")
+    request = CheckRequest("rc-nogrant", sc.SYNC_ACCOUNT)
     with admin_directory(lab) as admin, admin_directory(lab) as colleague:
         plan = plan_fix(admin, request)
         writer = colleague.writer()
@@ -149,7 +149,7 @@ def test_without_write_rights_the_fix_fails_cleanly_and_changes_nothing(lab, tmp
 
 def test_restore_refuses_when_the_dacl_changed_after_the_fix(lab, tmp_path):
     with admin_directory(lab) as admin:
-        applied = apply_plan(plan_fix(admin, CheckRequest("rc-nogrant")), admin, tmp_path)
+        applied = apply_plan(plan_fix(admin, CheckRequest("rc-nogrant", sc.SYNC_ACCOUNT)), admin, tmp_path)
         writer = admin.writer()
         dn = admin.find_object("rc-nogrant").dn
         after_fix = writer.read_dacl(dn)
