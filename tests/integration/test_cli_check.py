@@ -12,10 +12,9 @@ import pytest
 from richcoex_kit.findings import json_schema
 from richcoex_kit.lab import scenarios as sc
 
-from .conftest import connect_args, run_cli
+from .conftest import DIRSYNC, connect_args, run_cli
 
 pytestmark = pytest.mark.samba
-DIRSYNC = ["--product", "dirsync"]  # the lab holds every product's account: say which one runs
 
 
 def assert_one_line_error(result, *fragments: str) -> None:
@@ -160,7 +159,17 @@ def test_certificate_name_mismatch(lab):
 
 
 def test_insecure_skips_validation_loudly(lab):
-    args = ["check", "--server", lab.host, "--insecure", "--bind-user", "LAB\\Administrator", "--user", "rc-healthy"]
+    args = [
+        "check",
+        "--server",
+        lab.host,
+        "--insecure",
+        "--bind-user",
+        "LAB\\Administrator",
+        "--user",
+        "rc-healthy",
+        *DIRSYNC,
+    ]
     result = run_cli(args, lab.password())
     assert result.returncode == 0, result.stderr
     assert "NOT validated" in result.stderr
@@ -168,7 +177,7 @@ def test_insecure_skips_validation_loudly(lab):
 
 def test_starttls_and_plain_ldap(lab):
     for tls in ("starttls", "none"):
-        result = run_cli(["check", *connect_args(lab), "--tls", tls, "--user", "rc-healthy"], lab.password())
+        result = run_cli(["check", *connect_args(lab), "--tls", tls, "--user", "rc-healthy", *DIRSYNC], lab.password())
         assert result.returncode == 0, (tls, result.stderr)
 
 

@@ -13,7 +13,7 @@ from richcoex_kit.remedy import restore
 from richcoex_kit.request import CheckRequest
 from richcoex_kit.schema import ATTRIBUTE_SETS
 
-from .conftest import attempt_writes, connect_args, run_cli
+from .conftest import DIRSYNC, attempt_writes, connect_args, run_cli
 
 pytestmark = pytest.mark.samba
 KB = ATTRIBUTE_SETS["kb"]
@@ -22,7 +22,7 @@ KB = ATTRIBUTE_SETS["kb"]
 def run_03_on_nogrant(lab, tmp_path, apply_fix: str):
     """Runbook 03 headless on rc-nogrant; returns the result, the backup and evidence folders."""
     backups, evidence = tmp_path / "backups", tmp_path / "evidence"
-    args = ["run", *connect_args(lab), "--steps", "03", "--user", "rc-nogrant", "-p", f"apply_fix={apply_fix}",
+    args = ["run", *connect_args(lab), "--steps", "03", "--user", "rc-nogrant", *DIRSYNC, "-p", f"apply_fix={apply_fix}",
             "-p", f"backup_dir={backups}", "--output", str(evidence)]  # fmt: skip
     return run_cli(args, lab.password()), backups, evidence
 
@@ -42,7 +42,7 @@ def test_headless_apply_fix_leaves_before_plan_and_after_in_the_evidence(lab, tm
         summary = json.loads((folder / "summary.json").read_text())
         assert {f["status"] for f in summary["findings"]} == {"PASS"}
         page = (folder / "03-object-permissions--rc-nogrant.html").read_text()
-        assert "CHANGE DACL of CN=rc-nogrant" in page and "+ (OA;;WP;" in page  # the plan, as an SDDL diff
+        assert "CHANGE DACL of CN=rc-nogrant" in page and "+ (OA;;RPWP;" in page  # the plan, as an SDDL diff
         assert '"before"' in executed and '"FAIL"' in executed  # the findings before, recorded with the plan
         assert attempt_writes(lab, sc.SYNC_ACCOUNT, "rc-nogrant", KB) == dict.fromkeys(KB, True)
     finally:

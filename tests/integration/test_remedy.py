@@ -16,7 +16,7 @@ from richcoex_kit.remedy import AclEdit, FixOptions, apply_plan, plan_fix, resto
 from richcoex_kit.schema import ATTRIBUTE_SETS
 from richcoex_kit.security import Ace, AceType, Acl, Right, SecurityDescriptor, Sid
 
-from .conftest import attempt_writes, connect_args, run_cli
+from .conftest import DIRSYNC, attempt_writes, connect_args, run_cli
 
 pytestmark = pytest.mark.samba
 KB = ATTRIBUTE_SETS["kb"]
@@ -118,13 +118,14 @@ def test_a_concurrent_change_between_read_and_write_is_detected_and_kept(lab, tm
 
 def test_cli_dry_run_writes_nothing_then_apply_and_restore(lab, tmp_path):
     original = full_descriptor(lab, "rc-proxyonly")
-    dry = run_cli(["fix", *connect_args(lab), "--user", "rc-proxyonly"], lab.password())
+    dry = run_cli(["fix", *connect_args(lab), "--user", "rc-proxyonly", *DIRSYNC], lab.password())
     assert dry.returncode == 0 and "dry run: nothing was written" in dry.stdout
-    assert "  + (OA;;WP;7cb4c7d3-8787-42b0-b438-3c5d479ad31e;;" in dry.stdout  # the SDDL diff
+    assert "  + (OA;;RPWP;7cb4c7d3-8787-42b0-b438-3c5d479ad31e;;" in dry.stdout  # the SDDL diff
     assert full_descriptor(lab, "rc-proxyonly") == original
     backups = tmp_path / "backups"
     applied = run_cli(
-        ["fix", *connect_args(lab), "--user", "rc-proxyonly", "--apply", "--backup-dir", str(backups)], lab.password()
+        ["fix", *connect_args(lab), "--user", "rc-proxyonly", *DIRSYNC, "--apply", "--backup-dir", str(backups)],
+        lab.password(),
     )
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "PASS  acl.write.msExchSafeSendersHash" in applied.stdout
@@ -138,7 +139,16 @@ def test_cli_dry_run_writes_nothing_then_apply_and_restore(lab, tmp_path):
 def test_without_write_rights_the_fix_fails_cleanly_and_changes_nothing(lab, tmp_path):
     original = full_descriptor(lab, "rc-nogrant")
     result = run_cli(
-        ["fix", *connect_args(lab, sc.SYNC_ACCOUNT), "--user", "rc-nogrant", "--apply", "--backup-dir", str(tmp_path)],
+        [
+            "fix",
+            *connect_args(lab, sc.SYNC_ACCOUNT),
+            "--user",
+            "rc-nogrant",
+            *DIRSYNC,
+            "--apply",
+            "--backup-dir",
+            str(tmp_path),
+        ],
         lab.password(sc.SYNC_ACCOUNT),
     )
     assert result.returncode == 3
