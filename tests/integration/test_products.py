@@ -175,3 +175,25 @@ def test_richcoex_run_gives_the_same_verdicts_in_runbooks_00_02_03(lab, tmp_path
         if finding["id"].startswith("acl.write."):
             healthy = finding["object"].startswith("CN=rc-connect-healthy,")
             assert finding["status"] == ("PASS" if healthy else "FAIL"), finding
+
+
+def test_fix_grants_the_connector_itself_on_an_object_nothing_grants(lab, tmp_path):
+    """rc-nogrant: no ACE for the connector anywhere. The plan adds one OA;;RPWP;<attr>;;<connector>
+    per KB attribute (the account, not a group), after which the connector writes and reads back."""
+    user, account = "rc-nogrant", sc.CONNECT_ACCOUNT
+    args = [*connect_args(lab), "--user", user, "--sync-account", account]
+    with admin_directory(lab) as admin:
+        dn, sid = admin.find_object(user).dn, admin.find_object(account).sid
+        original = admin.writer().read_dacl(dn)
+    dry = run_cli(["fix", *args], lab.password())
+    added = [line for line in dry.stdout.splitlines() if line.startswith("  + ")]
+    assert len(added) == len(KB) and all("(OA;;RPWP;" in line and line.endswith(f";;{sid})") for line in added)
+    applied = run_cli(["fix", *args, "--apply", "--backup-dir", str(tmp_path)], lab.password())
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    try:
+        assert attempt_writes_and_reads(lab, account, user, KB) == {name: (True, True) for name in KB}
+    finally:
+        (backup,) = Path(tmp_path).glob("*-dacl-*.json")
+        assert run_cli(["restore", str(backup), *connect_args(lab)], lab.password()).returncode == 0
+    with admin_directory(lab) as admin:
+        assert admin.writer().read_dacl(dn) == original
