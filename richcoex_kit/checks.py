@@ -10,19 +10,32 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .directory.base import AttributeState, Directory, DirectoryObject, DomainFacts, GroupFacts, SchemaAttribute
 from .directory.errors import AmbiguousError, NotFoundError, TokenGroupsUnavailableError
+from .errors import UsageError
 from .findings import Finding, Status
-from .products import PRODUCTS, WRITEBACK_CLASSES, Product, infer_product, product
-from .request import CheckRequest
+from .products import (
+    PRODUCTS,
+    WRITEBACK_CLASSES,
+    Product,
+    grant_command,
+    implied_product,
+    infer_product,
+    product,
+    why_inferred,
+)
+from .request import DEFAULT_ATTRIBUTES, CheckRequest
 from .schema import canonical_name, cross_check, property_set_name, select_attributes, well_known_guid_names
 from .security import DescriptorError, SecurityDescriptor, Sid
 from .security.access import AttributeRef, Decision, evaluate_all
 from .security.rights import SDDL_ACE_TYPES, rights_in_words
 from .security.sddl import ace_to_sddl
 from .text import command
+
+if TYPE_CHECKING:
+    from .syncserver import SyncState
 
 # SIDs a network logon carries that tokenGroups does not list (MS-DTYP 2.4.2.4; Samba
 # omits This Organization, Windows adds it: listing it matches what AD would grant).
@@ -74,7 +87,6 @@ class Facts:
     request: CheckRequest
     domain: DomainFacts
     sync_account: DirectoryObject | None
-    sync_account_problem: str | None
     group: GroupFacts | None
     token: Token | None
     attributes: tuple[AttributeFacts, ...]
@@ -101,6 +113,28 @@ class Facts:
             return frozenset(names)
         return frozenset(self.product.attributes_for(self.target_class or "", names))
 
+    account_source: str = "--sync-account"
+    group_name: str | None = None  # the request's --group, else the product's (None: no group in the model)
+    attributes_source: str = "--attributes"
+
+    @property
+    def account_name(self) -> str:
+        """The sync account as findings name it: its sAMAccountName, else what was asked."""
+        found = self.sync_account.sam_account_name if self.sync_account else None
+        return found or self.request.sync_account
+
+    def resolution(self) -> str:
+        """Which product, account and group the verdicts assume, and why: said on stderr by
+        the CLI and printed by the runbooks (the evidence context holds the same)."""
+        group = self.group_name or "none (the product grants the account directly)"
+        return (f"product {self.product.id} ({self.product.label}) — {self.product_source}; "
+                f"sync account {self.account_name} — {self.account_source}; group {group}")  # fmt: skip
+
+    @property
+    def group_explicit(self) -> bool:
+        """Whether --group (the `group` parameter) was given, rather than the product's default."""
+        return bool(self.request.group)
+
     def context(self) -> dict[str, Any]:
         """What the evidence keeps beside the findings: the request, the DC, the sync
         account and its token (one definition for the CLI, the runbooks and the runner)."""
@@ -108,7 +142,11 @@ class Facts:
             **self.request.context(),
             "product": self.product.id,
             "product_source": self.product_source,
+            "sync_account_resolved": self.account_name,
+            "sync_account_source": self.account_source,
             "sync_account_dn": self.sync_account.dn if self.sync_account else None,
+            "group_resolved": self.group_name,
+            "attributes_source": self.attributes_source,
             "domain": self.domain.base_dn,
             "dc": self.domain.dns_host_name,
             "token": self.token.to_json(self.names) if self.token else [],
@@ -161,37 +199,84 @@ def network_logon_token(
     return Token(tuple(entries))
 
 
-def _resolve_sync_account(directory: Directory, name: str) -> tuple[DirectoryObject | None, str | None]:
-    if name.lower() == "auto":
-        candidates = directory.find_sync_accounts()
-        if len(candidates) == 1:
-            return candidates[0], None
-        if not candidates:
-            raise NotFoundError("--sync-account auto found no MSOL_* account; name the sync account explicitly")
-        listed = ", ".join(c.sam_account_name or c.dn for c in candidates)
-        raise AmbiguousError(f"--sync-account auto is ambiguous: {len(candidates)} MSOL_* accounts ({listed})")
-    try:
-        return directory.find_object(name), None
-    except NotFoundError as error:
-        return None, str(error)
+def load_state(request: CheckRequest) -> SyncState | None:
+    """The collector's output the request names, read and validated (SyncStateError, exit 3).
+    The sync server's module is loaded only when a state is given (a runbook's first cell
+    does not pay for it)."""
+    if not request.sync_state:
+        return None
+    from .syncserver import SyncState
+
+    return SyncState.load(request.sync_state)
+
+
+def _resolve_sync_account(directory: Directory, request: CheckRequest,
+                          state: SyncState | None) -> tuple[DirectoryObject, str]:  # fmt: skip
+    """The sync account and how it was found. A named account is looked up in the connected
+    domain, then the forest (global catalog); `auto` takes the collector's connector account
+    (its domain kept), else the one account the product implies. Not found, or several
+    candidates: NotFoundError / AmbiguousError (exit 3), one line naming them."""
+    name = request.sync_account.strip()
+    if name.lower() != "auto":
+        return directory.find_account(name), f"--sync-account {name}"
+    wanted = None if request.product.lower() == "auto" else product(request.product).id
+    origin = f"the collector's output {state.origin}" if state is not None else ""
+    if state is None and directory.kind == "lab" and wanted is None:
+        # The built-in lab ships its sync server's collector output (a DirSync server), as
+        # runbook 01 reads it: `auto` there means that server's connector account.
+        from .syncserver import SyncState, lab_sync_state_path
+
+        state, origin = SyncState.load(lab_sync_state_path()), "the built-in lab's collector output"
+    if state is not None and state.sync_accounts():
+        accounts = state.sync_accounts()
+        if len(accounts) > 1:
+            raise AmbiguousError(f"--sync-account auto: {origin} names {len(accounts)} accounts "
+                                 f"({', '.join(accounts)}); name one with --sync-account")  # fmt: skip
+        return directory.find_account(accounts[0]), f"auto: the connector account in {origin}"
+    found = [c for c in directory.find_sync_accounts()
+             if (implied_product(c.sam_account_name or "") or "") in ((wanted,) if wanted else PRODUCTS)]  # fmt: skip
+    what = PRODUCTS[wanted].label if wanted else "sync product"
+    if not found:
+        raise NotFoundError(f"--sync-account auto found no {what} account (MSOL_AD_Sync, MSOL_<hex>, "
+                            "provAgentgMSA$); name the sync account with --sync-account")  # fmt: skip
+    if len(found) > 1:
+        listed = ", ".join(c.sam_account_name or c.dn for c in found)
+        raise AmbiguousError(f"--sync-account auto found {len(found)} {what} accounts ({listed}); name one with "
+                             "--sync-account, or give --product or --sync-state")  # fmt: skip
+    return found[0], f"auto: the only {what} account in the directory"
+
+
+def _failed_attributes(state: SyncState | None, target: DirectoryObject | None) -> tuple[str, ...]:
+    """The attributes of the target's failed 8344 export, as the collector recorded them."""
+    if state is None or target is None:
+        return ()
+    return {dn.lower(): names for dn, names in state.failed_attributes().items()}.get(target.dn.lower(), ())
 
 
 def gather(directory: Directory, request: CheckRequest) -> Facts:
-    """Read every fact the checks need. Raises DirectoryError for an unknown or ambiguous user."""
+    """Read every fact the checks need. Raises DirectoryError for an unknown or ambiguous
+    user or sync account, SyncStateError for an unusable collector file."""
+    state = load_state(request)
     domain = directory.domain()
     target = directory.find_object(request.user) if request.user else None
-    account, problem = _resolve_sync_account(directory, request.sync_account)
-    chosen, product_source = resolve_product(request, account)
-    group = directory.find_group(request.group)
+    account, account_source = _resolve_sync_account(directory, request, state)
+    chosen, product_source = resolve_product(request, account, state)
+    group_name = request.group or chosen.default_group
+    group = directory.find_group(group_name) if group_name else None
     token, token_problem = None, None
-    if account is not None:
-        try:
-            token = network_logon_token(account, directory.token_groups(account), directory.builtin_memberships())
-        except TokenGroupsUnavailableError as error:
-            token_problem = str(error)
+    try:
+        token = network_logon_token(account, directory.token_groups(account), directory.builtin_memberships())
+    except TokenGroupsUnavailableError as error:
+        token_problem = str(error)
     protected_by = directory.protected_accounts().get(target.dn.lower()) if target is not None else None
+    selected = select_attributes(request.attributes)
+    attributes_source = f"--attributes {request.attributes}"
+    failed = _failed_attributes(state, target)
+    if failed and request.attributes == DEFAULT_ATTRIBUTES:
+        selected = select_attributes(",".join(failed))
+        attributes_source = f"the attributes of its failed 8344 export in {state.origin if state else ''}"
     attributes = []
-    for requested in select_attributes(request.attributes):
+    for requested in selected:
         name, note = canonical_name(requested)
         attributes.append(AttributeFacts(requested, name, directory.schema_attribute(name), note))
     class_guids: tuple[uuid.UUID, ...] = ()
@@ -210,7 +295,6 @@ def gather(directory: Directory, request: CheckRequest) -> Facts:
         request=request,
         domain=domain,
         sync_account=account,
-        sync_account_problem=problem,
         group=group,
         token=token,
         attributes=tuple(attributes),
@@ -221,24 +305,56 @@ def gather(directory: Directory, request: CheckRequest) -> Facts:
         product_source=product_source,
         token_problem=token_problem,
         protected_by=protected_by,
+        account_source=account_source,
+        group_name=group_name,
+        attributes_source=attributes_source,
     )
 
 
-def resolve_product(request: CheckRequest, account: DirectoryObject | None) -> tuple[Product, str]:
-    """The product the request names, else the one the sync account implies
-    (`products.infer_product`), and how it was decided (said in the evidence)."""
+def resolve_product(request: CheckRequest, account: DirectoryObject,
+                    state: SyncState | None = None) -> tuple[Product, str]:  # fmt: skip
+    """The product, and why (said on stderr and in the evidence): the collector's when a
+    sync state is given, else --product, else inferred from the sync account
+    (`products.infer_product`). A --product that contradicts the collector is a usage error."""
+    if state is not None and state.product is not None:
+        if request.product.lower() not in ("auto", state.product):
+            raise UsageError(f"--product {request.product} contradicts {state.origin}, which the collector wrote on "
+                             f"a {state.product_label} server")  # fmt: skip
+        return PRODUCTS[state.product], f"the collector's output {state.origin} ({state.product_label})"
     if request.product.lower() != "auto":
-        return product(request.product), "--product"
-    name = (account.sam_account_name if account is not None else None) or request.sync_account
-    return PRODUCTS[infer_product(name)], f"inferred from the sync account {name}"
+        return product(request.product), f"--product {request.product}"
+    name = account.sam_account_name or request.sync_account
+    chosen = infer_product(name, account.object_classes)
+    return PRODUCTS[chosen], f"inferred from the sync account {name}: {why_inferred(chosen)}"
 
 
 # -- the checks -----------------------------------------------------------------------
 
 
-def check_group_exists(facts: Facts) -> Finding:
-    name = facts.request.group
+def _direct_grant(facts: Facts) -> str:
+    """Why a group is not part of the model (Connect, Cloud Sync)."""
+    return (f"{facts.product.label} grants the sync account {facts.account_name} directly, without a group: "
+            "its effective rights are the acl.write.* verdicts.")  # fmt: skip
+
+
+def _group_decides(facts: Facts, writes_fail: bool | None) -> bool:
+    """Whether a group problem is a FAIL: always under DirSync (the KB's model); under Connect
+    or Cloud Sync only for a group given explicitly while some write verdict fails."""
+    return facts.product.uses_group or (facts.group_explicit and bool(writes_fail))
+
+
+def check_group_exists(facts: Facts, writes_fail: bool | None = None) -> Finding:
+    """group.exists. `writes_fail`: whether some acl.write.* verdict FAILed (None: none
+    was evaluated), which decides the verdict where the product has no group."""
+    name = facts.group_name
+    if name is None:
+        return Finding("group.exists", Status.SKIP, "No group is part of the model",
+                       f"Not checked: {_direct_grant(facts)}", details={"product": facts.product.id})  # fmt: skip
     if facts.group is None:
+        if not _group_decides(facts, writes_fail):
+            return Finding("group.exists", Status.SKIP, f"Group {name} exists",
+                           f"No group named {name} exists in {facts.domain.base_dn}; not needed: every write verdict "
+                           f"passes and {_direct_grant(facts)}", details={"group": name})  # fmt: skip
         return Finding(
             "group.exists",
             Status.FAIL,
@@ -248,6 +364,9 @@ def check_group_exists(facts: Facts) -> Finding:
             remedy=(
                 f"Run the sync tool's configuration wizard (or Enable-MSOnlineRichCoexistence), which creates "
                 f"{name}; or create it as a global security group and grant it the write-back attributes."
+                if facts.product.uses_group
+                else f"Write-back fails and --group {name} does not exist. {_direct_grant(facts)} Grant the "
+                "account itself (see acl.write.*), or create the group and grant it."
             ),
         )
     return Finding(
@@ -273,32 +392,19 @@ def _membership_path(facts: Facts) -> list[str]:
     return [facts.sync_account.dn, "…", facts.group.dn]
 
 
-def check_group_membership(facts: Facts) -> Finding:
-    account, group = facts.request.sync_account, facts.request.group
+def check_group_membership(facts: Facts, writes_fail: bool | None = None) -> Finding:
+    """group.sync-account-member, from the account's tokenGroups (nested membership counts)."""
+    account, group = facts.account_name, facts.group_name
+    if group is None:
+        return Finding("group.sync-account-member", Status.SKIP, f"{account} needs no group membership",
+                       f"Not checked: {_direct_grant(facts)}", details={"product": facts.product.id})  # fmt: skip
     title = f"{account} is a member of {group}"
-    if facts.sync_account is None:
-        return Finding(
-            "group.sync-account-member",
-            Status.FAIL,
-            title,
-            f"The sync account {account} was not found: {facts.sync_account_problem}",
-            details={"sync_account": account},
-            remedy="Check --sync-account (DirSync: MSOL_AD_Sync; Azure AD Connect: MSOL_<hex>, or use auto).",
-        )
+    assert facts.sync_account is not None
     if facts.token is None:
         return _token_error("group.sync-account-member", title, facts)
     token_json = facts.token.to_json(facts.names)
-    if facts.group is None:
-        return Finding(
-            "group.sync-account-member",
-            Status.FAIL,
-            title,
-            f"{group} does not exist, so {account} cannot be a member of it.",
-            object=facts.sync_account.dn,
-            details={"token": token_json},
-            remedy=f"Create {group} first (see group.exists), then add {account} to it.",
-        )
-    if facts.group.sid in facts.token.sids:
+    decides = _group_decides(facts, writes_fail)
+    if facts.group is not None and facts.group.sid in facts.token.sids:
         path = _membership_path(facts)
         how = "directly" if len(path) == 2 else "through nested group membership"
         return Finding(
@@ -309,16 +415,19 @@ def check_group_membership(facts: Facts) -> Finding:
             object=facts.sync_account.dn,
             details={"path": path, "token": token_json},
         )
-    return Finding(
-        "group.sync-account-member",
-        Status.FAIL,
-        title,
-        f"{account}'s tokenGroups do not contain {group} ({facts.group.sid}): it is not a member, "
-        "directly or through nesting.",
-        object=facts.sync_account.dn,
-        details={"token": token_json},
-        remedy=f"Add {facts.sync_account.dn} to {facts.group.dn} (KB 2406830 step 2.1).",
-    )
+    if facts.group is None:
+        summary = f"{group} does not exist, so {account} cannot be a member of it."
+        remedy = f"Create {group} first (see group.exists), then add {account} to it."
+    else:
+        summary = (f"{account}'s tokenGroups do not contain {group} ({facts.group.sid}): it is not a member, "
+                   "directly or through nesting.")  # fmt: skip
+        remedy = f"Add {facts.sync_account.dn} to {facts.group.dn} (KB 2406830 step 2.1)."
+    if not decides:
+        return Finding("group.sync-account-member", Status.SKIP, title,
+                       f"{summary} Not needed: every write verdict passes and {_direct_grant(facts)}",
+                       object=facts.sync_account.dn, details={"token": token_json})  # fmt: skip
+    return Finding("group.sync-account-member", Status.FAIL, title, summary, object=facts.sync_account.dn,
+                   details={"token": token_json}, remedy=remedy)  # fmt: skip
 
 
 def check_schema(facts: Facts) -> list[Finding]:
@@ -562,7 +671,7 @@ def check_acl_writes(facts: Facts, sd: SecurityDescriptor) -> list[Finding]:
     target = facts.target
     assert target is not None
     names = display_names(facts)
-    account = facts.request.sync_account
+    account = facts.account_name
     findings = []
     decisions = decisions_for(facts, sd)
     written = facts.written_back()
@@ -592,13 +701,8 @@ def check_acl_writes(facts: Facts, sd: SecurityDescriptor) -> list[Finding]:
                 )
             )
             continue
-        if facts.token_problem is not None:
-            findings.append(_token_error(fid, title, facts))
-            continue
         if facts.token is None:
-            findings.append(
-                Finding(fid, Status.SKIP, title, f"The sync account {account} was not found.", object=target.dn)
-            )
+            findings.append(_token_error(fid, title, facts))
             continue
         decision = decisions[attr.name]
         details = {
@@ -627,12 +731,14 @@ def check_acl_writes(facts: Facts, sd: SecurityDescriptor) -> list[Finding]:
             f"AdminSDHolder or the account's protected-group membership, not the object. {KEEP_ADMINS_OUT} "
             "See object.adminsdholder.",
             "adminsdholder-orphan": "An orphaned adminCount=1 (no protected group): SDProp no longer touches it, so "
-            f"fix it on the object — `richcoex fix --user {facts.request.user}` re-enables inheritance or grants "
+            f"fix it on the object — `{command('richcoex', 'fix', '--user', target.dn)}` re-enables inheritance or grants "
             "there (see object.adminsdholder).",
             "inheritance-off": "Enable inheritance on the object so the OU's grant reaches it (see object.inheritance).",
-            "no-grant": f"Grant {facts.request.group} Allow Write {attr.name} on the object or, inheritable, on its OU "
-            f"(KB 2406830 step 2.4); `{command('richcoex', 'fix', '--user', target.dn)}` plans the least-privilege ACE.",
+            "no-grant": _grant_remedy(facts, attr.name),
         }[cause]
+        from .syncserver import attribute_remedies
+
+        remedy = " ".join([remedy, *attribute_remedies([attr.name])])
         findings.append(
             Finding(
                 fid,
@@ -660,17 +766,34 @@ def _token_error(fid: str, title: str, facts: Facts) -> Finding:
     )
 
 
+def _grant_remedy(facts: Facts, attribute: str) -> str:
+    """The least-privilege grant for the product's trustee, and Microsoft's own command."""
+    trustee = facts.group_name if facts.product.uses_group else facts.account_name
+    dn = facts.target.dn if facts.target else None
+    domain = facts.sync_account.dn if facts.sync_account else facts.domain.base_dn
+    fqdn = ".".join(part.split("=", 1)[1] for part in domain.split(",") if part.upper().startswith("DC="))
+    microsoft = grant_command(facts.product.id, facts.account_name, fqdn, dn,
+                              f"{facts.domain.netbios_name}\\{trustee}", (attribute,))  # fmt: skip
+    return (f"Grant {trustee} Allow Read/Write {attribute} on the object or, inheritable, on its OU "
+            f"(KB 2406830 step 2.4); `{command('richcoex', 'fix', '--user', dn or facts.request.user or '')}` plans "
+            "the least-privilege ACE. "
+            f"Microsoft's tooling: {microsoft}")  # fmt: skip
+
+
 def evaluate(facts: Facts) -> list[Finding]:
-    """Every check, in the order a runbook meets them."""
-    findings = [check_group_exists(facts), check_group_membership(facts), *check_schema(facts)]
-    if facts.target is None:
-        return findings
-    sd, problem = _descriptor(facts)
-    if sd is None:
-        assert problem is not None
-        return [*findings, problem]
-    findings += [check_inheritance(facts, sd), check_adminsdholder(facts), *check_acl_writes(facts, sd)]
-    return findings
+    """Every check, in the order a runbook meets them. The group findings come first but
+    are decided last: outside DirSync they depend on the write verdicts."""
+    findings = check_schema(facts)
+    if facts.target is not None:
+        sd, problem = _descriptor(facts)
+        if sd is None:
+            assert problem is not None
+            findings.append(problem)
+        else:
+            findings += [check_inheritance(facts, sd), check_adminsdholder(facts), *check_acl_writes(facts, sd)]
+    writes = [f for f in findings if f.id.startswith("acl.write.")]
+    writes_fail = any(f.status == Status.FAIL for f in writes) if writes else None
+    return [check_group_exists(facts, writes_fail), check_group_membership(facts, writes_fail), *findings]
 
 
 def confirmed_findings(findings: Iterable[Finding], states: dict[str, AttributeState],

@@ -78,9 +78,18 @@ def check_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--sync-account",
             default=DEFAULT_SYNC_ACCOUNT,
             show_default=True,
-            help="The sync engine's AD account; `auto` finds the single MSOL_* account.",
+            help="The account that writes back: sAMAccountName, gMSA/sMSA name$, DOMAIN\\name, UPN, DN or "
+            "objectGUID; looked up in the domain, then the forest's global catalog. `auto`: the collector's "
+            "connector account (--sync-state), else the one account the product implies (MSOL_AD_Sync, "
+            "MSOL_<hex>, provAgentgMSA$).",
         ),
-        click.option("--group", default=DEFAULT_GROUP, show_default=True, help="The rich-coexistence group."),
+        click.option(
+            "--group",
+            default=DEFAULT_GROUP,
+            help="The group holding the grants. Default: the product's (MSOL_AD_Sync_RichCoexistence for dirsync; "
+            "none for connect/cloudsync, which grant the account directly — given anyway, it FAILs only when "
+            "write-back fails).",
+        ),
         click.option(
             "--attributes",
             default=DEFAULT_ATTRIBUTES,
@@ -178,16 +187,16 @@ def check(user: str, sync_state: str | None, as_json: bool, **kw: Any) -> None:
 
     Verdicts name the ACE that decided them. Read-only: nothing is written.
     """
-    from .checks import run_checks
+    from .checks import load_state, run_checks
     from .evidence import provenance
-    from .syncserver import SyncState, account_from_state, sync_findings
+    from .syncserver import sync_findings
 
     target = make_target(kw)
-    request = make_request(kw, user)
-    state = SyncState.load(sync_state) if sync_state else None
-    request = dataclasses.replace(request, sync_account=account_from_state(request.sync_account, state))
+    request = dataclasses.replace(make_request(kw, user), sync_state=sync_state or "")
+    state = load_state(request)
     with open_target(target) as directory:
         facts, findings = run_checks(directory, request)
+        click.echo(f"richcoex: {facts.resolution()}", err=True)
         if state is not None:
             findings = sync_findings(state) + findings
         doc = document(findings, directory.target(), __version__, context={**facts.context(), **provenance()})
@@ -466,9 +475,11 @@ def fix(
     --apply, back up, write (refusing if anything changed since it was read), re-check.
 
     \b
-    The plan: one Allow WriteProperty ACE per failing attribute for the group; enable
-    inheritance where it is off; add the sync account to the group. Denies and
-    AdminSDHolder-protected objects are reported, changed only when asked by name.
+    The plan: one Allow Read/Write Property ACE per failing attribute for the product's
+    trustee (the account itself for connect/cloudsync, the group for dirsync); enable
+    inheritance where it is off; for dirsync, add the sync account to the group. Denies
+    and AdminSDHolder-protected objects are reported, changed only when asked by name.
+    Microsoft's equivalent command is shown beside the plan, as an alternative.
     Undo with `richcoex restore BACKUP.json --server …`.
     """
     from pathlib import Path
@@ -482,6 +493,8 @@ def fix(
     options = FixOptions(scope_ou, remove_deny, drop_explicit, adminsdholder, create_group_in)
     with open_target(target) as directory:
         plan = plan_fix(directory, request, options)
+        if plan.resolution:
+            click.echo(printable(f"richcoex: {plan.resolution}"), err=True)
         click.echo("\n".join(printable(line) for line in plan.describe().split("\n")))
         if not apply_:
             click.echo("\n(dry run: nothing was written; add --apply to write this plan)" if not plan.empty else "")

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from .checks import CheckRequest, gather
 from .directory.base import Directory
+from .directory.errors import InsufficientRightsError
 from .directory.snapshot import RecordingDirectory
 from .schema import select_attributes
 
@@ -39,7 +40,10 @@ def capture(
         names = tuple(a.name for a in facts.attributes if a.schema is not None)
         recorder.attribute_states(facts.target, names)
         if allowed_from is not None:
-            allowed = allowed_from.allowed_attributes_effective(allowed_from.find_object(facts.target.dn))
+            try:
+                allowed = allowed_from.allowed_attributes_effective(allowed_from.find_object(facts.target.dn))
+            except InsufficientRightsError:
+                continue  # that account cannot even read the object: runbook 04 offline says "not recorded"
             recorder.record_allowed(facts.target, allowed, allowed_from.target().get("bind", "?"))
     return recorder
 

@@ -2,13 +2,14 @@
 only when asked — backed up before, written compare-and-swap, verified after — and
 restore it byte for byte.
 
-Least privilege: one ACCESS_ALLOWED_OBJECT ACE per failing attribute (WriteProperty,
-ObjectType = the attribute's schemaIDGUID, trustee = the group), where Microsoft's own
-module grants read/write on *all* properties. An explicit Deny is reported and removed
-only when the caller names it. AdminSDHolder-protected objects (members of a protected
-group, not merely adminCount=1) are never changed directly (SDProp would revert it within
-the hour); an orphaned adminCount is fixed on the object. A new ACE is inserted at its
-canonical place and no existing ACE ever moves.
+Least privilege: one ACCESS_ALLOWED_OBJECT ACE per failing attribute (Read and Write
+Property, ObjectType = the attribute's schemaIDGUID), where Microsoft's own module grants
+read/write on *all* properties. The trustee is the product's: the sync account itself for
+Entra Connect and Cloud Sync (granted directly, no group), the group for DirSync. An
+explicit Deny is reported and removed only when the caller names it. AdminSDHolder-protected
+objects (members of a protected group, not merely adminCount=1) are never changed directly
+(SDProp would revert it within the hour); an orphaned adminCount is fixed on the object. A
+new ACE is inserted at its canonical place and no existing ACE ever moves.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from typing import Any
 from . import __version__
 from .checks import KEEP_ADMINS_OUT, SDPROP_NOW, CheckRequest, Facts, attribute_refs, display_names, gather
 from .directory.base import Directory, DirectoryObject, DirectoryWriter
-from .directory.errors import InvalidInputError, NotFoundError
+from .directory.errors import DirectoryError, InvalidInputError, NotFoundError
 from .dn import file_label, parent
 from .errors import CouldNotRunError, UsageError, one_line
 from .files import private_folder, write_private
 from .jsondoc import compile_schema, parse, validate
+from .products import grant_command
 from .schema import CLASSES
 from .security import Ace, AceFlag, AceType, Acl, DescriptorError, Right, SecurityDescriptor, Sid
 from .security.access import evaluate_all
@@ -82,6 +84,8 @@ class Plan:
     changes: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     domain_sid: Sid | None = None
+    resolution: str = ""  # which product, account and group the plan assumes (Facts.resolution)
+    alternative: list[str] = field(default_factory=list)  # Microsoft's equivalent commands
 
     @property
     def empty(self) -> bool:
@@ -103,6 +107,9 @@ class Plan:
                     lines.append("  also effective once inheritance is on (the parent's ACEs, for other trustees):")
                     lines += [f"    {line}" for line in change.also_effective]
         lines += [f"NOTE: {note}" for note in self.notes]
+        if self.changes and self.alternative:
+            lines.append("ALTERNATIVE (Microsoft's tooling, instead of this plan; it grants more than the plan):")
+            lines += [f"  {line}" for line in self.alternative]
         return "\n".join(lines) if lines else "Nothing to change."
 
 
@@ -126,9 +133,15 @@ def sddl_diff(before: SecurityDescriptor, after: SecurityDescriptor, domain_sid:
     return flags + lines
 
 
-def _grant(group: Sid, attribute_guid: uuid.UUID, inherit_to: uuid.UUID | None = None) -> Ace:
+# Read *and* Write Property, as Microsoft grants (RPWP): with WriteProperty alone the write
+# lands but the confirming import cannot read the value back (measured on the lab's
+# connect-write-only scenario).
+GRANT_RIGHTS = Right.READ_PROPERTY | Right.WRITE_PROPERTY
+
+
+def _grant(trustee: Sid, attribute_guid: uuid.UUID, inherit_to: uuid.UUID | None = None) -> Ace:
     flags = AceFlag.CONTAINER_INHERIT | AceFlag.INHERIT_ONLY if inherit_to else 0
-    return Ace(AceType.ACCESS_ALLOWED_OBJECT, flags, Right.WRITE_PROPERTY, group, attribute_guid, inherit_to)
+    return Ace(AceType.ACCESS_ALLOWED_OBJECT, flags, GRANT_RIGHTS, trustee, attribute_guid, inherit_to)
 
 
 def _insert_grants(aces: Sequence[Ace], grants: Sequence[Ace]) -> list[Ace]:
@@ -203,43 +216,72 @@ def plan_fix(directory: Directory, request: CheckRequest, options: FixOptions = 
     """Read the facts and derive the changes that make every attribute writable."""
     writer = writer_of(directory)
     facts = gather(directory, request)
-    plan = Plan(request.user, domain_sid=facts.domain.domain_sid)
-    if facts.group is None:
-        if not options.create_group_in:
-            plan.notes.append(f"group {request.group} does not exist: pass --create-group-in <container DN> to create "
-                              "it, then run fix again to grant it")  # fmt: skip
-            return plan
-        plan.changes.append(CreateGroup(f"CN={request.group},{options.create_group_in}", request.group,
-                                        "group.exists FAILed (KB step 2.1)"))  # fmt: skip
-        if facts.sync_account is not None:
-            plan.changes.append(AddMember(f"CN={request.group},{options.create_group_in}", facts.sync_account.dn,
-                                          "the sync account must be in the new group"))  # fmt: skip
-        plan.notes.append("run fix again after the group exists to plan its grants on the object")
-        return plan
-    if facts.sync_account is None:
-        plan.notes.append(f"sync account {request.sync_account} not found: {facts.sync_account_problem}")
-        return plan
-    if facts.token is not None and facts.group.sid not in facts.token.sids:
-        plan.changes.append(AddMember(facts.group.dn, facts.sync_account.dn,
-                                      "group.sync-account-member FAILed (KB step 2.1)"))  # fmt: skip
+    plan = Plan(request.user, domain_sid=facts.domain.domain_sid, resolution=facts.resolution())
+    assert facts.sync_account is not None  # gather raises for an account it cannot find
+    if facts.token is None:
+        raise DirectoryError(f"cannot plan a fix without the sync account's token: {facts.token_problem}")
+    if facts.sync_account.sid is None:
+        raise DirectoryError(f"{facts.sync_account.dn} has no objectSid: it cannot be granted anything")
+    trustee = (facts.sync_account.sid, facts.account_name)
+    if facts.product.uses_group:
+        if facts.group is None:
+            return _plan_group(facts, options, plan)
+        trustee = (facts.group.sid, facts.group.name)
+        if facts.group.sid not in facts.token.sids:
+            plan.changes.append(AddMember(facts.group.dn, facts.sync_account.dn,
+                                          "group.sync-account-member FAILed (KB step 2.1)"))  # fmt: skip
     if facts.target is not None:
-        edit = _plan_object(directory, writer, facts, options, plan)
+        edit = _plan_object(directory, writer, facts, options, plan, trustee)
         if edit is not None:
             plan.changes.append(edit)
+            plan.alternative = _alternative(facts, edit)
     return plan
+
+
+def _plan_group(facts: Facts, options: FixOptions, plan: Plan) -> Plan:
+    """DirSync without its group: create it (where asked) with the account in it."""
+    name = facts.group_name or ""
+    if not options.create_group_in:
+        plan.notes.append(f"group {name} does not exist: pass --create-group-in <container DN> to create "
+                          "it, then run fix again to grant it")  # fmt: skip
+        return plan
+    dn = f"CN={name},{options.create_group_in}"
+    plan.changes.append(CreateGroup(dn, name, "group.exists FAILed (KB step 2.1)"))
+    assert facts.sync_account is not None
+    plan.changes.append(AddMember(dn, facts.sync_account.dn, "the sync account must be in the new group"))
+    plan.notes.append("run fix again after the group exists to plan its grants on the object")
+    return plan
+
+
+def _alternative(facts: Facts, edit: AclEdit) -> list[str]:
+    """Microsoft's command for the same fix (`products.grant_command`), for shops that must
+    use Microsoft's tooling: the connector's whole Exchange hybrid grant on the object (or
+    OU), Cloud Sync's domain-wide grant, or DirSync's dsacls lines per attribute."""
+    assert facts.sync_account is not None
+    names = tuple(a.name for a in facts.attributes if a.schema is not None
+                  and any(g.object_type == a.schema.schema_id for g in edit.added))  # fmt: skip
+    account_domain = ".".join(
+        p.split("=", 1)[1] for p in facts.sync_account.dn.split(",") if p.upper().startswith("DC=")
+    )
+    grantee = f"{facts.domain.netbios_name}\\{facts.group_name or facts.account_name}"
+    lines = [grant_command(facts.product.id, facts.account_name, account_domain, edit.dn, grantee, names)]
+    if edit.protection_cleared and facts.product.id != "dirsync":
+        lines.append("then re-enable inheritance on the object (ADUC → Security → Advanced → Enable inheritance)")
+    return lines
 
 
 def _token_after(facts: Facts, plan: Plan) -> frozenset[Sid]:
     """The token once planned memberships are in place."""
-    assert facts.token is not None and facts.group is not None
-    joins = any(isinstance(c, AddMember) for c in plan.changes)
-    return facts.token.sids | ({facts.group.sid} if joins else set())
+    assert facts.token is not None
+    joins = facts.group is not None and any(isinstance(c, AddMember) for c in plan.changes)
+    return facts.token.sids | ({facts.group.sid} if joins and facts.group else set())
 
 
 def _plan_object(directory: Directory, writer: DirectoryWriter, facts: Facts, options: FixOptions,
-                 plan: Plan) -> AclEdit | None:  # fmt: skip
-    target, group = facts.target, facts.group
-    assert target is not None and group is not None
+                 plan: Plan, trustee: tuple[Sid, str]) -> AclEdit | None:  # fmt: skip
+    target = facts.target
+    assert target is not None
+    trustee_sid, trustee_name = trustee
     written = facts.written_back()
     refs = [ref for ref in attribute_refs(facts) if ref.name in written]
     if not refs:
@@ -286,7 +328,7 @@ def _plan_object(directory: Directory, writer: DirectoryWriter, facts: Facts, op
         also_effective = _effective_for_others(inherited, token, names)
         kept = [*explicit, *inherited]
     if options.scope_ou:
-        return _plan_ou_grant(writer, facts, options.scope_ou, refs, group.sid, plan)
+        return _plan_ou_grant(writer, facts, options.scope_ou, refs, trustee_sid, plan)
     predicted = current.with_dacl(Acl.from_aces(kept), protected=False if protection_cleared else None)
     decisions = evaluate_all(predicted, token, refs, facts.target_class_guids, object_sid=target.sid)
     grants = []
@@ -299,8 +341,8 @@ def _plan_object(directory: Directory, writer: DirectoryWriter, facts: Facts, op
                               f"({ace_to_sddl(decision.ace, plan.domain_sid)}); pass --remove-deny "
                               f"{decision.ace_index} to remove it")  # fmt: skip
             continue
-        grants.append(_grant(group.sid, ref.schema_id))
-        why.append(f"acl.write.{ref.name} FAILed: allow {group.name} WriteProperty on {ref.name} only")
+        grants.append(_grant(trustee_sid, ref.schema_id))
+        why.append(f"acl.write.{ref.name} FAILed: allow {trustee_name} Read/Write Property on {ref.name} only")
     if not grants and not removed and not protection_cleared:
         return None
     expected = current.with_dacl(Acl.from_aces(_insert_grants(kept, grants)),
@@ -312,7 +354,7 @@ def _plan_object(directory: Directory, writer: DirectoryWriter, facts: Facts, op
                    tuple(why), also_effective)  # fmt: skip
 
 
-def _plan_ou_grant(writer: DirectoryWriter, facts: Facts, ou: str, refs: Iterable[Any], group: Sid,
+def _plan_ou_grant(writer: DirectoryWriter, facts: Facts, ou: str, refs: Iterable[Any], trustee: Sid,
                    plan: Plan) -> AclEdit | None:  # fmt: skip
     """Grant on an OU instead: inheritable, attribute-scoped, one ACE per attribute and per
     class the product writes it back to (`Product.classes_for`: proxyAddresses also to
@@ -321,7 +363,7 @@ def _plan_ou_grant(writer: DirectoryWriter, facts: Facts, ou: str, refs: Iterabl
     current = SecurityDescriptor.from_bytes(before)
     aces = list(current.dacl or ())
     pairs = [(ref, cls) for ref in refs for cls in facts.product.classes_for(ref.name)]
-    grants = [_grant(group, ref.schema_id, CLASSES[cls]) for ref, cls in pairs]
+    grants = [_grant(trustee, ref.schema_id, CLASSES[cls]) for ref, cls in pairs]
     grants = [g for g in grants if g not in aces]
     if not grants:
         plan.notes.append(f"{ou} already grants every attribute inheritably")

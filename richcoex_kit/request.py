@@ -9,8 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-DEFAULT_SYNC_ACCOUNT = "MSOL_AD_Sync"
-DEFAULT_GROUP = "MSOL_AD_Sync_RichCoexistence"
+# `auto`: the account the product implies (checks._resolve_sync_account); "" as the group:
+# the product's own (MSOL_AD_Sync_RichCoexistence for DirSync, none for Connect / Cloud Sync),
+# so a group given explicitly can be told from the default.
+DEFAULT_SYNC_ACCOUNT = "auto"
+DEFAULT_GROUP = ""
 DEFAULT_ATTRIBUTES = "kb"
 DEFAULT_PRODUCT = "auto"
 
@@ -24,14 +27,19 @@ class CheckRequest:
     group: str = DEFAULT_GROUP
     attributes: str = DEFAULT_ATTRIBUTES
     product: str = DEFAULT_PRODUCT  # dirsync, connect, cloudsync, or auto (see products.py)
+    # The collector's JSON (syncserver.SyncState): decides the product and the `auto` account,
+    # and narrows an object that failed export to exactly its failed attributes.
+    sync_state: str = ""
 
     def context(self) -> dict[str, Any]:
         """The request as the evidence records it."""
         return {"user": self.user, "sync_account": self.sync_account, "group": self.group,
-                "attributes": self.attributes, "product": self.product}  # fmt: skip
+                "attributes": self.attributes, "product": self.product,
+                "sync_state": self.sync_state}  # fmt: skip
 
     def parameters(self) -> dict[str, Any]:
-        """The runbook parameters that carry this request (the object travels separately)."""
+        """The runbook parameters that carry this request (the object and the sync state
+        travel separately: the runner decides which runbook gets `sync_state`)."""
         return {"sync_account": self.sync_account, "group": self.group, "attributes": self.attributes,
                 "product": self.product}  # fmt: skip
 

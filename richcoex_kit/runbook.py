@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from . import session
 from .connection import ConnectionSpec
 from .directory.base import Directory
 from .dn import first_rdn
@@ -29,7 +30,6 @@ from .request import CheckRequest
 from .session import (
     Confirmation,
     Fix,
-    Step,
     confirm,
     next_steps,
     objects_to_check,
@@ -104,6 +104,18 @@ def _one_line_errors() -> None:
     shell.set_custom_exc(EXPECTED_ERRORS, handler)
 
 
+class Step(session.Step):
+    """`session.Step`, and its run says in the notebook which product, sync account and group
+    the verdicts assume, and why (the evidence context records the same)."""
+
+    @classmethod
+    def run(cls, name: str, directory: Directory, request: CheckRequest) -> session.Step:
+        step = super().run(name, directory, request)
+        if step.facts is not None:
+            print(step.facts.resolution())
+        return step
+
+
 def _html(body: str) -> Any:
     from IPython.display import HTML
 
@@ -139,7 +151,7 @@ def show(findings: Iterable[Finding]) -> Any:
     return _html(findings_section(findings))
 
 
-def show_objects(steps: Iterable[Step]) -> Any:
+def show_objects(steps: Iterable[session.Step]) -> Any:
     """Runbook 03: any schema gap, then per object its verdict line and, collapsed, its findings."""
     chosen = list(steps)
     gaps = [f for f in chosen[0].select("schema.") if f.status.value != "PASS"] if chosen else []
@@ -160,7 +172,7 @@ def show_next_steps(findings: Iterable[Finding]) -> Any:
     return _html(f"<p>Open these runbooks next:</p><ol>{items}</ol>")
 
 
-def group_panel(step: Step) -> Any:
+def group_panel(step: session.Step) -> Any:
     if not _live():
         assert step.facts is not None
         return _html(group_html(step.select("group."), step.facts.group))
@@ -169,7 +181,7 @@ def group_panel(step: Step) -> Any:
     return GroupPanel(step.directory, step.request)
 
 
-def acl_viewer(step: Step) -> Any:
+def acl_viewer(step: session.Step) -> Any:
     assert step.facts is not None and step.facts.target is not None
     title = f"DACL of {step.facts.target.dn}"
     if not _live():
@@ -180,7 +192,7 @@ def acl_viewer(step: Step) -> Any:
     return AclViewer(step.descriptor(), step.decisions(), step.names(), title=title)
 
 
-def attribute_grid(step: Step, confirmation: Confirmation) -> Any:
+def attribute_grid(step: session.Step, confirmation: Confirmation) -> Any:
     rows = attribute_rows(step.select("schema.", "acl."), confirmation.states, confirmation.allowed)
     if not _live():
         return _html(attribute_table(rows))
@@ -189,7 +201,7 @@ def attribute_grid(step: Step, confirmation: Confirmation) -> Any:
     return AttributeGrid(rows)
 
 
-def confirmed_findings(step: Step, confirmation: Confirmation) -> list[Finding]:
+def confirmed_findings(step: session.Step, confirmation: Confirmation) -> list[Finding]:
     """Runbook 04's findings: the step's, with the DC's own word and the values added."""
     from .checks import confirmed_findings as confirmed
 
@@ -208,7 +220,7 @@ def export_errors(state: SyncState | None) -> Any:
 
 
 def scan_scope(directory: Directory, scope: str, request: CheckRequest, page_size: int = 1000,
-               csv_path: str = "") -> tuple[Step, Any]:  # fmt: skip
+               csv_path: str = "") -> tuple[session.Step, Any]:  # fmt: skip
     """Runbook 05: scan `scope`, showing progress per page; the failing objects become findings.
 
     Progress is a display that is updated in place (not a tqdm widget), so the executed
@@ -309,7 +321,7 @@ def apply_fixes(fixes: Iterable[Fix], apply_fix: bool) -> Any:
     return None
 
 
-def _record(step: Step, findings: list[Finding], extra: dict[str, Any], handle: Any = None) -> Any:
+def _record(step: session.Step, findings: list[Finding], extra: dict[str, Any], handle: Any = None) -> Any:
     from IPython.display import display
 
     from .evidence import step_record
@@ -323,7 +335,7 @@ def _record(step: Step, findings: list[Finding], extra: dict[str, Any], handle: 
     return handle
 
 
-def record(step: Step, findings: Iterable[Finding] | None = None, extra: dict[str, Any] | None = None) -> None:
+def record(step: session.Step, findings: Iterable[Finding] | None = None, extra: dict[str, Any] | None = None) -> None:
     """The last cell of every runbook: the step's findings as a machine-readable output
     (read back by the runner) and as the page's summary box."""
     _record(step, list(step.findings if findings is None else findings), extra or {})

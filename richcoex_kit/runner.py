@@ -44,7 +44,7 @@ from .files import new_private_folder, write_private
 from .findings import SCHEMA_ID, SEVERITY, Finding, exit_code
 from .request import CheckRequest
 from .settings import PASSWORD_ENV
-from .syncserver import SyncState, account_from_state, lab_sync_state_path
+from .syncserver import SyncState, account_from_state, lab_sync_state_path, product_from_state
 
 KERNEL = "python3"
 SECRET_NAME = re.compile(r"pass(word)?|secret|token|pwd|credential", re.IGNORECASE)
@@ -140,8 +140,9 @@ def plan(request: RunRequest) -> list[tuple[str, Path, dict[str, Any]]]:
     sync_state = request.sync_state or (str(lab_sync_state_path()) if on_lab else "")
     check = request.check
     if request.sync_state:
-        account = account_from_state(check.sync_account, SyncState.load(request.sync_state))
-        check = dataclasses.replace(check, sync_account=account)
+        state = SyncState.load(request.sync_state)
+        check = dataclasses.replace(check, sync_account=account_from_state(check.sync_account, state),
+                                    product=product_from_state(check.product, state))  # fmt: skip
     per_object = [name for name, path in chosen.items() if "user" in parameters_of(path)]
     if per_object and not request.users and not on_lab and not request.sync_state:
         # Those runbooks would be skipped, and "findings: none" would read as all clear.

@@ -146,10 +146,8 @@ class Scanner:
 
     def __init__(self, directory: Directory, request: CheckRequest) -> None:
         facts = gather(directory, request)
-        if facts.token_problem is not None:
-            raise DirectoryError(f"cannot scan without the sync account's token: {facts.token_problem}")
         if facts.token is None:
-            raise DirectoryError(f"the sync account {request.sync_account} was not found: {facts.sync_account_problem}")
+            raise DirectoryError(f"cannot scan without the sync account's token: {facts.token_problem}")
         self.facts = facts
         self.directory = directory
         self.token = token_bytes(facts.token.sids)

@@ -315,24 +315,26 @@ def attribute_remedies(attributes: list[str] | tuple[str, ...]) -> list[str]:
 
 
 def grant_remedy(state: SyncState) -> str:
-    """How the product's sync identity gets write access to the Exchange hybrid attributes."""
+    """How the product's sync identity gets write access to the Exchange hybrid attributes
+    (the command itself is `products.grant_command`, shared with the checks and the fix)."""
+    from .products import grant_command
+
     accounts = state.connector_accounts()
-    name, domain = (
-        (accounts[0].name, accounts[0].domain or "<domain>") if len(accounts) == 1 else ("<name>", "<domain>")
-    )
-    if state.product == "connect":
-        # entra-docs connect/how-to-connect-configure-ad-ds-connector-account.md, "Permissions for Exchange Hybrid Deployment".
-        return (f"As an enterprise admin (AdSyncConfig module): Set-ADSyncExchangeHybridPermissions -ADConnectorAccountName "
-                f"{name} -ADConnectorAccountDomain {domain}; add -ADobjectDN <DN> for an object whose inheritance is "
-                "disabled. Then run 03-object-permissions for each listed object.")  # fmt: skip
-    if state.product == "cloudsync":
-        # entra-docs cloud-sync/how-to-gmsa-cmdlets.md, permission type HybridExchangePermissions.
-        return ("On the agent host: Import-Module 'C:\\Program Files\\Microsoft Azure AD Connect Provisioning Agent\\"
-                "Microsoft.CloudSync.Powershell.dll'; Set-AADCloudSyncPermissions -PermissionType HybridExchangePermissions "
-                "-EACredential (Get-Credential). Then run 03-object-permissions for each listed object.")  # fmt: skip
+    single = accounts[0] if len(accounts) == 1 else None
+    name, domain = (single.name, single.domain) if single else (None, None)
+    product = state.product or "dirsync"
+    if product == "cloudsync":
+        gmsa = state.gmsa
+        name, domain = (gmsa.rpartition("\\")[2], gmsa.rpartition("\\")[0] or None) if gmsa else (None, None)
+    then = " Then run 03-object-permissions for each listed object."
+    if product == "connect":
+        return (f"As an enterprise admin: {grant_command('connect', name, domain)}; add -ADobjectDN <DN> for an "
+                f"object whose inheritance is disabled.{then}")  # fmt: skip
+    if product == "cloudsync":
+        return f"On the agent host: {grant_command('cloudsync', name, domain)}.{then}"
     return ("Make the sync account a member of MSOL_AD_Sync_RichCoexistence and restore that group's inherited write "
-            "grant on each object (KB 2406830 step 2): run 03-object-permissions for each listed object "
-            "(or 05-scan-scope over their OU).")  # fmt: skip
+            f"grant on each object (KB 2406830 step 2; {grant_command('dirsync', name, domain)}): run "
+            "03-object-permissions for each listed object (or 05-scan-scope over their OU).")  # fmt: skip
 
 
 def not_collected() -> list[Finding]:
@@ -440,11 +442,17 @@ def _validator(version: str) -> Check:
 
 
 def account_from_state(sync_account: str, state: SyncState | None) -> str:
-    """`--sync-account auto` with a sync state: the AD connector's account, when single
-    (check, run and the runbooks all resolve it here, so they agree)."""
+    """`--sync-account auto` with a sync state: the AD connector's account with its domain
+    kept (`LAB\\MSOL_…`), when single (the runner passes it to the runbooks that take no
+    sync state, so they check the same account `checks` resolves from the state)."""
     if sync_account.lower() != "auto" or state is None:
         return sync_account
     accounts = state.sync_accounts()
-    if len(accounts) == 1:
-        return accounts[0].split("\\")[-1]
-    return sync_account
+    return accounts[0] if len(accounts) == 1 else sync_account
+
+
+def product_from_state(product: str, state: SyncState | None) -> str:
+    """`--product auto` with a sync state: the product the collector detected."""
+    if product.lower() != "auto" or state is None or state.product is None:
+        return product
+    return state.product

@@ -207,12 +207,12 @@ def test_a_snapshot_with_garbage_descriptors_is_never_all_clear(tmp_path):
     for dn in broken:
         doc["objects"][dn]["descriptor"] = garbage
     path = write(tmp_path, "garbage.json", json.dumps(doc))
-    text = cli("scan", "--snapshot", str(path), "--csv", str(tmp_path / "s.csv"))
+    text = cli("scan", "--snapshot", str(path), "--product", "dirsync", "--csv", str(tmp_path / "s.csv"))
     assert text.exit_code == 3
     assert "2 could not be checked" in text.output and "could not check 2 objects" in text.output
     assert text.output.count("nTSecurityDescriptor is malformed") == 2
     assert (tmp_path / "s.csv").read_text().count("ERROR: nTSecurityDescriptor is malformed") == 2
-    as_json = cli("scan", "--snapshot", str(path), "--json")
+    as_json = cli("scan", "--snapshot", str(path), "--product", "dirsync", "--json")
     document, _ = json.JSONDecoder().raw_decode(as_json.output[as_json.output.index("{") :])
     errors = {f["object"].lower() for f in document["findings"] if f["status"] == "ERROR"}
     assert as_json.exit_code == 3 and errors == set(broken) and document["context"]["unreadable"] == 2

@@ -87,7 +87,7 @@ def test_tokengroups_absent_is_an_error_never_not_a_member():
     data = copy.deepcopy(lab.data)
     account_dn = data["identities"]["msol_ad_sync"]
     data["token_groups"][account_dn] = {"unavailable": "dc1:636 returned no tokenGroups for CN=MSOL_AD_Sync"}
-    _, findings = run_checks(SnapshotDirectory(data, "test"), CheckRequest("rc-healthy"))
+    _, findings = run_checks(SnapshotDirectory(data, "test"), CheckRequest("rc-healthy", product="dirsync"))
     by_id = {f.id: f for f in findings}
     assert by_id["group.sync-account-member"].status == Status.ERROR
     assert "no tokenGroups" in by_id["group.sync-account-member"].summary

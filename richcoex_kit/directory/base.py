@@ -17,6 +17,14 @@ from ..security import Sid
 D = TypeVar("D", bound="Directory")
 
 
+def split_account(identity: str) -> tuple[str | None, str]:
+    """`DOMAIN\\name` → ("DOMAIN", "name"); any other form → (None, identity)."""
+    domain, sep, name = identity.strip().partition("\\")
+    if sep and domain and name and "=" not in domain:
+        return domain, name
+    return None, identity.strip()
+
+
 @dataclass(frozen=True)
 class DirectoryObject:
     """An object as the checks read it. `descriptor` is the raw nTSecurityDescriptor
@@ -219,7 +227,28 @@ class Directory(abc.ABC):
 
     @abc.abstractmethod
     def find_sync_accounts(self) -> list[DirectoryObject]:
-        """Accounts named like the sync engine's (`MSOL_*`)."""
+        """Accounts named like a sync product's (`MSOL_*`, Cloud Sync's `provAgentgMSA$`),
+        in the connected domain, else anywhere in the forest (global catalog)."""
+
+    def find_in_global_catalog(self, identity: str) -> DirectoryObject:
+        """`identity` anywhere in the forest, through the global catalog: the Entra Connect
+        account lives in the forest root domain, which need not be the connected one."""
+        from .errors import NotFoundError
+
+        raise NotFoundError(f"no object matches {identity!r}, and a {self.kind} directory has no global catalog")
+
+    def find_account(self, identity: str) -> DirectoryObject:
+        """The sync account: in the connected domain (or under --base), else through the
+        global catalog. Not finding it there either names both places."""
+        from .errors import NotFoundError
+
+        try:
+            return self.find_object(identity)
+        except NotFoundError as local:
+            try:
+                return self.find_in_global_catalog(identity)
+            except NotFoundError as forest:
+                raise NotFoundError(f"{local}; {forest}") from None
 
     @abc.abstractmethod
     def schema_attribute(self, name: str) -> SchemaAttribute | None:

@@ -37,6 +37,7 @@ from .base import (
     ScanRow,
     SchemaAttribute,
     protected_group_sids,
+    split_account,
 )
 from .errors import (
     AmbiguousError,
@@ -75,6 +76,11 @@ _EXTENDED_SID = re.compile(r"<SID=([0-9a-fA-F]+)>")
 _INSUFFICIENT_ACCESS = 50
 _NO_SUCH_OBJECT = 32
 _INVALID_DN = 34
+# MS-ADTS 3.1.1.3.1.1: a global catalog answers on 3268 (LDAP, StartTLS) and 3269 (LDAPS).
+GC_PORT, GC_PORT_TLS = 3268, 3269
+# What `find_sync_accounts` looks for: Entra Connect's and DirSync's MSOL_* accounts and Cloud
+# Sync's default gMSA (entra-docs reference-connect-accounts-permissions.md, cloud-sync/gmsa-cloud-sync.md).
+SYNC_ACCOUNT_FILTER = "(&(objectClass=user)(|(sAMAccountName=MSOL_*)(sAMAccountName=provAgentgMSA$)))"
 
 
 def _first(entry: dict[str, Any], name: str) -> Any:
@@ -107,6 +113,9 @@ class LdapDirectory(Directory):
         self._class_cache: dict[str, uuid.UUID | None] = {}
         self._domain: DomainFacts | None = None
         self._protected: dict[str, str] | None = None
+        self._password_source = password_source
+        self._global_catalog: LdapDirectory | None = None
+        self._domains: dict[str, str] | None = None
         self.connection = self._connect(password_source)
 
     # -- connection ------------------------------------------------------------------
@@ -219,6 +228,8 @@ class LdapDirectory(Directory):
         # The connection may already be gone (DC stopped); closing must not fail.
         with contextlib.suppress(Exception):
             self.connection.unbind()
+        if self._global_catalog is not None:
+            self._global_catalog.close()
 
     def target(self) -> dict[str, str]:
         return {"kind": "ldap", "server": self.where(), "bind": self.settings.bind_user or "kerberos"}
@@ -381,6 +392,9 @@ class LdapDirectory(Directory):
 
     # -- objects ---------------------------------------------------------------------
     def _to_object(self, row: dict[str, Any]) -> DirectoryObject:
+        if not row.get("objectGUID"):
+            # The DC returns the entry but no attribute the bound account may not read.
+            raise InsufficientRightsError(f"{self.settings.bind_user} may not read {row['dn']} on {self.where()}")
         attrs = row["_attributes"]
         sid_raw = row.get("objectSid") or []
         descriptor = row.get("nTSecurityDescriptor") or []
@@ -431,20 +445,66 @@ class LdapDirectory(Directory):
                     f"{text!r} is not a valid DN (expected e.g. CN=Doe\\, John,OU=Staff,DC=corp,DC=example)"
                 ) from None
         else:
-            value = escape_filter_chars(text)
+            domain, name = split_account(text)
+            if domain is not None and self._domain_of(domain) != self.domain().base_dn.lower():
+                raise NotFoundError(
+                    f"{text!r} names the domain {domain}, not the connected {self.domain().netbios_name}"
+                )
+            value = escape_filter_chars(name)
             found = self._read_objects(base, f"(|(sAMAccountName={value})(userPrincipalName={value}))")
         if not found:
             raise NotFoundError(
                 f"no object matches {text!r} under {base} on {self.where()} "
-                "(expected a sAMAccountName, UPN, DN or objectGUID)"
+                "(expected a sAMAccountName, name$, DOMAIN\\name, UPN, DN or objectGUID)"
             )
-        if len(found) > 1:
-            dns = "; ".join(obj.dn for obj in found[:5])
-            raise AmbiguousError(f"{text!r} is ambiguous: {len(found)} objects match ({dns}); give a DN or objectGUID")
-        return found[0]
+        return _single(text, found)
+
+    def _domain_of(self, name: str) -> str | None:
+        """The naming context (lower case) of a domain named by NetBIOS or DNS name, from the
+        forest's crossRef objects (CN=Partitions), or None when the forest has no such domain."""
+        if self._domains is None:
+            root = self.search("", "(objectClass=*)", ["configurationNamingContext"], scope=ldap3.BASE,
+                               what="rootDSE read")  # fmt: skip
+            config = _first(root[0]["_attributes"], "configurationNamingContext") if root else None
+            rows = self.search(f"CN=Partitions,{config}", "(&(objectClass=crossRef)(nETBIOSName=*))",
+                               ["nETBIOSName", "dnsRoot", "nCName"], what="partition read") if config else []  # fmt: skip
+            self._domains = {}
+            for row in rows:
+                attrs = row["_attributes"]
+                context = str(_first(attrs, "nCName")).lower()
+                for label in (_first(attrs, "nETBIOSName"), _first(attrs, "dnsRoot")):
+                    if label:
+                        self._domains[str(label).lower()] = context
+        return self._domains.get(name.lower())
+
+    def global_catalog(self) -> LdapDirectory:
+        """The same server's global catalog (3269 with LDAPS, else 3268), bound the same way;
+        opened at first use. Samba's AD DC is a global catalog too."""
+        if self._global_catalog is None:
+            port = GC_PORT_TLS if self.settings.tls == "ldaps" else GC_PORT
+            spec = dataclasses.replace(self.settings, port=port, base="")
+            self._global_catalog = LdapDirectory(spec, self._password_source)
+        return self._global_catalog
+
+    def find_in_global_catalog(self, identity: str) -> DirectoryObject:
+        """`identity` (sAMAccountName, name$, DOMAIN\\name or UPN) anywhere in the forest: a
+        subtree search from the root of the global catalog. DOMAIN\\name keeps its domain."""
+        domain, name = split_account(identity)
+        context = self._domain_of(domain) if domain else None
+        if domain and context is None:
+            raise NotFoundError(f"the forest of {self.where()} has no domain {domain!r} (for {identity!r})")
+        gc = self.global_catalog()
+        value = escape_filter_chars(name)
+        found = gc._read_objects("", f"(|(sAMAccountName={value})(userPrincipalName={value}))")
+        if context:
+            found = [obj for obj in found if obj.dn.lower().endswith(context)]
+        if not found:
+            raise NotFoundError(f"no object matches {identity!r} in the global catalog of {gc.where()}")
+        return _single(identity, found)
 
     def find_sync_accounts(self) -> list[DirectoryObject]:
-        return self._read_objects(self.domain().base_dn, "(&(objectCategory=person)(sAMAccountName=MSOL_*))")
+        local = self._read_objects(self.domain().base_dn, SYNC_ACCOUNT_FILTER)
+        return local or self.global_catalog()._read_objects("", SYNC_ACCOUNT_FILTER)
 
     def find_group(self, name: str) -> GroupFacts | None:
         rows = self.search(
@@ -466,7 +526,11 @@ class LdapDirectory(Directory):
         )
 
     def token_groups(self, obj: DirectoryObject) -> tuple[Sid, ...]:
-        rows = self.search(obj.dn, "(objectClass=*)", ["tokenGroups"], scope=ldap3.BASE, what="tokenGroups read")
+        """The same constructed attribute for every kind of account (user, gMSA, sMSA); an
+        account of another domain of the forest is read through the global catalog."""
+        outside = not obj.dn.lower().endswith(self.domain().base_dn.lower())
+        source = self.global_catalog() if outside else self
+        rows = source.search(obj.dn, "(objectClass=*)", ["tokenGroups"], scope=ldap3.BASE, what="tokenGroups read")
         if not rows:
             raise NotFoundError(f"{obj.dn} vanished while reading its tokenGroups on {self.where()}")
         values = rows[0].get("tokenGroups") or ()
@@ -737,6 +801,13 @@ def naming_contexts(root: dict[str, Any], base: str | None, where: str) -> tuple
                                   ("configurationNamingContext", config)) if not v]  # fmt: skip
         raise DirectoryError(f"the rootDSE of {where} lacks {', '.join(missing)}: not an Active Directory DC?")
     return str(domain), str(schema), str(config)
+
+
+def _single(identity: str, found: list[DirectoryObject]) -> DirectoryObject:
+    if len(found) > 1:
+        dns = "; ".join(obj.dn for obj in found[:5])
+        raise AmbiguousError(f"{identity!r} is ambiguous: {len(found)} objects match ({dns}); give a DN or objectGUID")
+    return found[0]
 
 
 def _domain_head(dn: str | None) -> str | None:

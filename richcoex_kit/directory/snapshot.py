@@ -33,6 +33,7 @@ from .base import (
     ScanRow,
     SchemaAttribute,
     in_default_scan_scope,
+    split_account,
 )
 from .errors import AmbiguousError, DirectoryError, NotFoundError, TokenGroupsUnavailableError
 
@@ -169,6 +170,11 @@ class RecordingDirectory(Directory):
     def find_object(self, identity: str) -> DirectoryObject:
         obj = self._keep(self.inner.find_object(identity))
         self.data["identities"][identity.strip().lower()] = obj.dn.lower()
+        return obj
+
+    def find_in_global_catalog(self, identity: str) -> DirectoryObject:
+        obj = self._keep(self.inner.find_in_global_catalog(identity))
+        self.data.setdefault("global_catalog", {})[identity.strip().lower()] = obj.dn.lower()
         return obj
 
     def find_group(self, name: str) -> GroupFacts | None:
@@ -313,6 +319,12 @@ class SnapshotDirectory(Directory):
         key = identity.strip().lower()
         objects = self._objects()
         dn = self.data["identities"].get(key)
+        domain, name = split_account(key)
+        if dn is None and domain is not None:
+            if domain != self.domain().netbios_name.lower():
+                raise NotFoundError(f"{identity!r} names the domain {domain}, not the captured "
+                                    f"{self.domain().netbios_name} (snapshot {self.origin})")  # fmt: skip
+            key = name
         if dn is None:
             key_guid = key.strip("{}")
             matches = [
@@ -331,6 +343,13 @@ class SnapshotDirectory(Directory):
                 f"(it holds {held}; capture it with `richcoex collect --user {identity}`)"
             )
         return _object_from_json(objects[dn])
+
+    def find_in_global_catalog(self, identity: str) -> DirectoryObject:
+        """What the global catalog answered when the snapshot was captured."""
+        dn = self.data.get("global_catalog", {}).get(identity.strip().lower())
+        if dn is None:
+            raise NotFoundError(f"snapshot {self.origin} holds no global-catalog answer for {identity!r}")
+        return _object_from_json(self._objects()[dn])
 
     def find_group(self, name: str) -> GroupFacts | None:
         groups = self.data["groups"]

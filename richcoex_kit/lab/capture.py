@@ -17,13 +17,18 @@ from .seed import admin_directory
 
 
 def scenario_requests() -> list[CheckRequest]:
-    """Every scenario with the Entra set (so both `kb` and `entra` runs work offline),
-    plus the KB's misspelt attribute so its alias is recorded as the KB user meets it."""
+    """Every scenario with the Entra set (so both `kb` and `entra` runs work offline), the
+    Entra Connect and Cloud Sync scenarios as their product sees them (no group), the
+    defaults (`auto`: the lab's collector output names MSOL_AD_Sync), plus the KB's misspelt
+    attribute so its alias is recorded as the KB user meets it."""
     requests = []
-    for scenario in sc.SCENARIOS:
-        group = scenario.group or sc.GROUP
-        requests.append(CheckRequest(scenario.user, scenario.sync_account, group, "entra"))
-        requests.append(CheckRequest(scenario.user, scenario.sync_account, group, "kb"))
+    for scenario in sc.ALL_SCENARIOS:
+        group = scenario.group or ""
+        for attributes in ("entra", "kb", ",".join(scenario.probes)):
+            if attributes:
+                requests.append(CheckRequest(scenario.user, scenario.sync_account, group, attributes,
+                                             scenario.product))  # fmt: skip
+    requests.append(CheckRequest(None, f"LAB\\{sc.SYNC_ACCOUNT}"))
     requests.append(CheckRequest(None, sc.SYNC_ACCOUNT, sc.GROUP, "msExchSafeRecipientHash"))
     return requests
 

@@ -129,6 +129,11 @@ def attempt_writes_and_reads(lab: LabInfo, account: str, identity: str, names) -
     return truth
 
 
+# The lab holds DirSync's, Entra Connect's and Cloud Sync's default accounts, so `auto` is
+# ambiguous there by design: tests of the DirSync-era scenarios say which product runs.
+DIRSYNC = ["--product", "dirsync"]
+
+
 def connect_args(lab: LabInfo, user: str = "Administrator") -> list[str]:
     return ["--server", lab.host, "--ca-file", lab.ca_file, "--tls-name", lab.tls_name, "--bind-user", f"LAB\\{user}"]
 

@@ -12,7 +12,7 @@ import pytest
 from richcoex_kit.findings import json_schema
 from richcoex_kit.lab import scenarios as sc
 
-from .conftest import connect_args, run_cli
+from .conftest import DIRSYNC, connect_args, run_cli
 
 pytestmark = pytest.mark.samba
 
@@ -39,6 +39,8 @@ def test_json_verdicts_per_scenario(lab, scenario):
         scenario.group,
         "--attributes",
         scenario.attributes,
+        "--product",
+        scenario.product,
         "--json",
     ]
     result = run_cli(args, lab.password())
@@ -57,7 +59,7 @@ def test_json_verdicts_per_scenario(lab, scenario):
 
 
 def test_table_output_reads_as_a_report(lab):
-    result = run_cli(["check", *connect_args(lab), "--user", "rc-noinherit"], lab.password())
+    result = run_cli(["check", *connect_args(lab), "--user", "rc-noinherit", *DIRSYNC], lab.password())
     assert result.returncode == 1
     assert "FAIL  object.inheritance" in result.stdout
     assert "fix: Enable inheritance" in result.stdout
@@ -65,7 +67,8 @@ def test_table_output_reads_as_a_report(lab):
 
 def test_the_sync_account_itself_can_run_the_check(lab):
     result = run_cli(
-        ["check", *connect_args(lab, sc.SYNC_ACCOUNT), "--user", "rc-healthy", "--json"], lab.password(sc.SYNC_ACCOUNT)
+        ["check", *connect_args(lab, sc.SYNC_ACCOUNT), "--user", "rc-healthy", "--json", *DIRSYNC],
+        lab.password(sc.SYNC_ACCOUNT),
     )
     assert result.returncode == 0, result.stderr
     assert {f["status"] for f in json.loads(result.stdout)["findings"]} == {"PASS"}
@@ -85,7 +88,7 @@ def test_ldap_filter_metacharacters_find_nothing_and_say_so(lab):
 
 def test_dn_with_escaped_comma_resolves(lab):
     dn = f"CN=Doe\\, John,OU=Writeback,OU=RichCoex,{lab.base_dn}"
-    result = run_cli(["check", *connect_args(lab), "--user", dn, "--json"], lab.password())
+    result = run_cli(["check", *connect_args(lab), "--user", dn, "--json", *DIRSYNC], lab.password())
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["findings"][-1]["object"] == dn
 
@@ -93,13 +96,15 @@ def test_dn_with_escaped_comma_resolves(lab):
 def test_user_by_objectguid_and_upn(lab, admin):
     guid = str(admin.find_object("rc-healthy").guid)
     for identity in (guid, "{" + guid + "}", "rc-healthy@lab.example.test"):
-        result = run_cli(["check", *connect_args(lab), "--user", identity, "--json"], lab.password())
+        result = run_cli(["check", *connect_args(lab), "--user", identity, "--json", *DIRSYNC], lab.password())
         assert result.returncode == 0, (identity, result.stderr)
 
 
 def test_ambiguous_sync_account(lab):
+    """The lab holds DirSync's, Entra Connect's and Cloud Sync's default accounts at once."""
     result = run_cli(["check", *connect_args(lab), "--user", "rc-healthy", "--sync-account", "auto"], lab.password())
-    assert_one_line_error(result, "--sync-account auto is ambiguous: 4 MSOL_* accounts")
+    assert_one_line_error(result, "--sync-account auto found 3 sync product accounts",
+                          "MSOL_AD_Sync", sc.CONNECT_ACCOUNT, sc.CLOUD_SYNC_GMSA)  # fmt: skip
 
 
 def test_malformed_dn(lab):
@@ -154,7 +159,17 @@ def test_certificate_name_mismatch(lab):
 
 
 def test_insecure_skips_validation_loudly(lab):
-    args = ["check", "--server", lab.host, "--insecure", "--bind-user", "LAB\\Administrator", "--user", "rc-healthy"]
+    args = [
+        "check",
+        "--server",
+        lab.host,
+        "--insecure",
+        "--bind-user",
+        "LAB\\Administrator",
+        "--user",
+        "rc-healthy",
+        *DIRSYNC,
+    ]
     result = run_cli(args, lab.password())
     assert result.returncode == 0, result.stderr
     assert "NOT validated" in result.stderr
@@ -162,7 +177,7 @@ def test_insecure_skips_validation_loudly(lab):
 
 def test_starttls_and_plain_ldap(lab):
     for tls in ("starttls", "none"):
-        args = ["check", *connect_args(lab), "--tls", tls, "--user", "rc-healthy"]
+        args = ["check", *connect_args(lab), "--tls", tls, "--user", "rc-healthy", *DIRSYNC]
         result = run_cli(args + ["--insecure"] * (tls == "none"), lab.password())  # clear text: only if asked
         assert result.returncode == 0, (tls, result.stderr)
 

@@ -15,7 +15,7 @@ from richcoex_kit.remedy import restore
 from richcoex_kit.request import CheckRequest
 from richcoex_kit.schema import ATTRIBUTE_SETS
 
-from .conftest import attempt_writes, connect_args, run_cli
+from .conftest import DIRSYNC, attempt_writes, connect_args, run_cli
 
 pytestmark = pytest.mark.samba
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
@@ -30,7 +30,7 @@ def run_03_on_nogrant(lab, tmp_path, apply_fix: str, default_backup_dir: bool = 
     chosen = ["-p", f"backup_dir={backups}"]
     if default_backup_dir:
         backups, chosen = tmp_path / "xdg" / "richcoex" / "backups", []
-    args = ["run", *connect_args(lab), "--steps", "03", "--user", "rc-nogrant", "-p", f"apply_fix={apply_fix}",
+    args = ["run", *connect_args(lab), "--steps", "03", "--user", "rc-nogrant", *DIRSYNC, "-p", f"apply_fix={apply_fix}",
             *chosen, "--output", str(evidence)]  # fmt: skip
     return run_cli(args, lab.password(), XDG_DATA_HOME=str(tmp_path / "xdg")), backups, evidence
 
@@ -56,7 +56,7 @@ def test_headless_apply_fix_leaves_before_plan_and_after_in_the_evidence(lab, tm
         summary = json.loads((folder / "summary.json").read_text())
         assert {f["status"] for f in summary["findings"]} == {"PASS"}
         page = (folder / "03-object-permissions--rc-nogrant.html").read_text()
-        assert "CHANGE DACL of CN=rc-nogrant" in page and "+ (OA;;WP;" in page  # the plan, as an SDDL diff
+        assert "CHANGE DACL of CN=rc-nogrant" in page and "+ (OA;;RPWP;" in page  # the plan, as an SDDL diff
         assert '"before"' in executed and '"FAIL"' in executed  # the findings before, recorded with the plan
         assert attempt_writes(lab, sc.SYNC_ACCOUNT, "rc-nogrant", KB) == dict.fromkeys(KB, True)
     finally:
@@ -76,7 +76,7 @@ def test_apply_fix_false_writes_nothing(lab, tmp_path):
 
 def test_the_fix_panel_writes_only_after_review_and_confirmation(lab, tmp_path):
     with admin_directory(lab) as admin:
-        step = rb.Step.run("02", admin, CheckRequest(None, sc.OUTSIDER_SYNC_ACCOUNT, sc.GROUP))
+        step = rb.Step.run("02", admin, CheckRequest(None, sc.OUTSIDER_SYNC_ACCOUNT, sc.GROUP, product="dirsync"))
         fix = rb.plan_for(step, str(tmp_path))
         panel = rb.fix_panel(fix)
         assert panel.button.disabled and "ADD MEMBER CN=MSOL_notmember" in panel.to_html()
@@ -108,7 +108,7 @@ def test_applying_from_the_panel_redraws_the_note_and_the_record_in_place(lab, t
     try:
         setup = kernel.run(
             f"server, port, ca_file, tls_name = {lab.host!r}, {lab.port}, {lab.ca_file!r}, {lab.tls_name!r}\n"
-            "bind_user = 'LAB\\\\Administrator'\n"
+            "bind_user, product = 'LAB\\\\Administrator', 'dirsync'\n"
             "import richcoex_kit.runbook as rb\n"
             "directory = rb.open_directory(globals())\n"
             "step = rb.Step.run('03-object-permissions', directory, rb.check_request(globals(), 'rc-nogrant'))\n"
@@ -132,6 +132,6 @@ def test_applying_from_the_panel_redraws_the_note_and_the_record_in_place(lab, t
     finally:
         kernel.close()
         with admin_directory(lab) as admin:
-            for backup in sorted(backups.iterdir(), reverse=True):
+            for backup in sorted(backups.iterdir() if backups.exists() else (), reverse=True):
                 restore(backup, admin)
     assert descriptor_of(lab, "rc-nogrant") == original

@@ -16,7 +16,7 @@ import pytest
 from richcoex_kit.lab import scenarios as sc
 from richcoex_kit.lab.samba import SambaLab
 
-from .conftest import run_cli
+from .conftest import DIRSYNC, run_cli
 from .test_cli_check import assert_one_line_error
 
 pytestmark = pytest.mark.samba
@@ -63,14 +63,14 @@ def test_kinit_put_the_ticket_in_the_lab_folder(lab, ticket):
 
 @pytest.mark.parametrize("tls", ["ldaps", "starttls"])
 def test_check_binds_with_the_ticket(lab, ticket, tls):
-    result = run_cli([*kerberos_args(lab, tls), "--user", "rc-healthy", "--json"], **ticket)
+    result = run_cli([*kerberos_args(lab, tls), "--user", "rc-healthy", "--json", *DIRSYNC], **ticket)
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("\n") <= 1, result.stderr  # no warnings, no traceback
     document = json.loads(result.stdout)
     assert document["target"]["kind"] == "ldap"
     assert {f["status"] for f in document["findings"]} == {"PASS"}
     # Verdicts equal those of a simple bind: the ticket's principal is the sync account itself.
-    failing = run_cli([*kerberos_args(lab, tls), "--user", "rc-noinherit", "--json"], **ticket)
+    failing = run_cli([*kerberos_args(lab, tls), "--user", "rc-noinherit", "--json", *DIRSYNC], **ticket)
     assert failing.returncode == 1, failing.stderr
     statuses = {f["id"]: f["status"] for f in json.loads(failing.stdout)["findings"]}
     assert statuses["object.inheritance"] == "FAIL"

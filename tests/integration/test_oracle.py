@@ -28,7 +28,9 @@ def dc_reports(lab, scenario) -> dict[str, bool]:
 
 def kit_says(lab, scenario) -> dict[str, bool]:
     with admin_directory(lab) as admin:
-        _, findings = run_checks(admin, CheckRequest(scenario.user, scenario.sync_account, scenario.group, "entra"))
+        _, findings = run_checks(
+            admin, CheckRequest(scenario.user, scenario.sync_account, scenario.group or "", "entra", scenario.product)
+        )
     statuses = {f.id.removeprefix("acl.write."): f.status for f in findings if f.id.startswith("acl.write.")}
     return {name: statuses[name] == Status.PASS for name in sc.PRESENT_ATTRIBUTES}
 
@@ -45,7 +47,10 @@ def test_kit_verdicts_equal_what_the_dc_enforces(lab, scenario):
 def test_each_scenario_shows_its_promised_findings(lab, scenario):
     with admin_directory(lab) as admin:
         _, findings = run_checks(
-            admin, CheckRequest(scenario.user, scenario.sync_account, scenario.group, scenario.attributes)
+            admin,
+            CheckRequest(
+                scenario.user, scenario.sync_account, scenario.group or "", scenario.attributes, scenario.product
+            ),
         )
     by_id = {f.id: f.status for f in findings}
     for finding_id, status in scenario.expect_status.items():
@@ -59,7 +64,9 @@ def test_each_scenario_shows_its_promised_findings(lab, scenario):
 )
 def test_bound_as_the_sync_account_itself_the_verdicts_are_the_same(lab, scenario):
     """Not an admin: works because the descriptor is read with the SD-flags control."""
-    request = CheckRequest(scenario.user, scenario.sync_account, scenario.group, scenario.attributes)
+    request = CheckRequest(
+        scenario.user, scenario.sync_account, scenario.group or "", scenario.attributes, scenario.product
+    )
     with admin_directory(lab) as admin, admin_directory(lab, sc.SYNC_ACCOUNT) as sync:
         as_admin = [(f.id, f.status, f.details.get("deciding_ace")) for f in run_checks(admin, request)[1]]
         as_sync = [(f.id, f.status, f.details.get("deciding_ace")) for f in run_checks(sync, request)[1]]
@@ -68,7 +75,7 @@ def test_bound_as_the_sync_account_itself_the_verdicts_are_the_same(lab, scenari
 
 def test_deciding_ace_and_token_are_in_the_evidence(lab):
     with admin_directory(lab) as admin:
-        _, findings = run_checks(admin, CheckRequest("rc-deny"))
+        _, findings = run_checks(admin, CheckRequest("rc-deny", sc.SYNC_ACCOUNT))
     deny = next(f for f in findings if f.id == "acl.write.proxyAddresses")
     ace = deny.details["deciding_ace"]
     assert (ace["type"], ace["trustee"], ace["object_type_name"]) == (
@@ -85,7 +92,7 @@ def test_deciding_ace_and_token_are_in_the_evidence(lab):
 
 def test_nested_membership_names_the_path(lab):
     with admin_directory(lab) as admin:
-        _, findings = run_checks(admin, CheckRequest(None, sc.NESTED_SYNC_ACCOUNT))
+        _, findings = run_checks(admin, CheckRequest(None, sc.NESTED_SYNC_ACCOUNT, product="dirsync"))
     member = next(f for f in findings if f.id == "group.sync-account-member")
     assert member.status == Status.PASS and "nested" in member.summary
     assert [dn.split(",")[0] for dn in member.details["path"]] == [

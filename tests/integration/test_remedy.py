@@ -17,7 +17,7 @@ from richcoex_kit.remedy import AclEdit, FixOptions, RestoreRefused, apply_plan,
 from richcoex_kit.schema import ATTRIBUTE_SETS
 from richcoex_kit.security import Ace, AceType, Acl, Right, SecurityDescriptor, Sid
 
-from .conftest import attempt_writes, connect_args, run_cli
+from .conftest import DIRSYNC, attempt_writes, connect_args, run_cli
 
 pytestmark = pytest.mark.samba
 KB = ATTRIBUTE_SETS["kb"]
@@ -45,7 +45,7 @@ FIXABLE = [
 @pytest.mark.parametrize("name, options", FIXABLE, ids=[n for n, _ in FIXABLE])
 def test_apply_makes_write_back_work_least_privilege_and_restore_undoes_it(lab, tmp_path, name, options):
     scenario = sc.SCENARIO_BY_NAME[name]
-    request = CheckRequest(scenario.user, scenario.sync_account, scenario.group, "kb")
+    request = CheckRequest(scenario.user, scenario.sync_account, scenario.group or "", "kb", scenario.product)
     original = full_descriptor(lab, scenario.user)
     assert not all(attempt_writes(lab, scenario.sync_account, scenario.user, KB).values())
     with admin_directory(lab) as admin:
@@ -64,7 +64,7 @@ def test_apply_makes_write_back_work_least_privilege_and_restore_undoes_it(lab, 
 
 def test_a_missing_group_is_created_then_granted_in_a_second_run(lab, tmp_path):
     scenario = sc.SCENARIO_BY_NAME["group-missing"]
-    request = CheckRequest(scenario.user, scenario.sync_account, scenario.group, "kb")
+    request = CheckRequest(scenario.user, scenario.sync_account, scenario.group or "", "kb", scenario.product)
     backups = []
     with admin_directory(lab) as admin:
         first = plan_fix(admin, request, FixOptions(create_group_in=f"CN=Users,{lab.base_dn}"))
@@ -83,7 +83,7 @@ def test_a_missing_group_is_created_then_granted_in_a_second_run(lab, tmp_path):
 
 
 def test_adminsdholder_objects_are_never_changed_directly(lab, tmp_path):
-    request = CheckRequest("rc-admin")
+    request = CheckRequest("rc-admin", sc.SYNC_ACCOUNT)
     before = full_descriptor(lab, "rc-admin")
     with admin_directory(lab) as admin:
         plan = plan_fix(admin, request)
@@ -102,7 +102,7 @@ def test_adminsdholder_objects_are_never_changed_directly(lab, tmp_path):
 
 
 def test_a_concurrent_change_between_read_and_write_is_detected_and_kept(lab, tmp_path):
-    request = CheckRequest("rc-nogrant")
+    request = CheckRequest("rc-nogrant", sc.SYNC_ACCOUNT)
     with admin_directory(lab) as admin, admin_directory(lab) as colleague:
         plan = plan_fix(admin, request)
         writer = colleague.writer()
@@ -124,13 +124,14 @@ def test_a_concurrent_change_between_read_and_write_is_detected_and_kept(lab, tm
 
 def test_cli_dry_run_writes_nothing_then_apply_and_restore(lab, tmp_path):
     original = full_descriptor(lab, "rc-proxyonly")
-    dry = run_cli(["fix", *connect_args(lab), "--user", "rc-proxyonly"], lab.password())
+    dry = run_cli(["fix", *connect_args(lab), "--user", "rc-proxyonly", *DIRSYNC], lab.password())
     assert dry.returncode == 0 and "dry run: nothing was written" in dry.stdout
-    assert "  + (OA;;WP;7cb4c7d3-8787-42b0-b438-3c5d479ad31e;;" in dry.stdout  # the SDDL diff
+    assert "  + (OA;;RPWP;7cb4c7d3-8787-42b0-b438-3c5d479ad31e;;" in dry.stdout  # the SDDL diff
     assert full_descriptor(lab, "rc-proxyonly") == original
     backups = tmp_path / "backups"
     applied = run_cli(
-        ["fix", *connect_args(lab), "--user", "rc-proxyonly", "--apply", "--backup-dir", str(backups)], lab.password()
+        ["fix", *connect_args(lab), "--user", "rc-proxyonly", *DIRSYNC, "--apply", "--backup-dir", str(backups)],
+        lab.password(),
     )
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "PASS  acl.write.msExchSafeSendersHash" in applied.stdout
@@ -144,7 +145,16 @@ def test_cli_dry_run_writes_nothing_then_apply_and_restore(lab, tmp_path):
 def test_without_write_rights_the_fix_fails_cleanly_and_changes_nothing(lab, tmp_path):
     original = full_descriptor(lab, "rc-nogrant")
     result = run_cli(
-        ["fix", *connect_args(lab, sc.SYNC_ACCOUNT), "--user", "rc-nogrant", "--apply", "--backup-dir", str(tmp_path)],
+        [
+            "fix",
+            *connect_args(lab, sc.SYNC_ACCOUNT),
+            "--user",
+            "rc-nogrant",
+            *DIRSYNC,
+            "--apply",
+            "--backup-dir",
+            str(tmp_path),
+        ],
         lab.password(sc.SYNC_ACCOUNT),
     )
     assert result.returncode == 3
@@ -155,7 +165,7 @@ def test_without_write_rights_the_fix_fails_cleanly_and_changes_nothing(lab, tmp
 
 def test_restore_refuses_when_the_dacl_changed_after_the_fix(lab, tmp_path):
     with admin_directory(lab) as admin:
-        applied = apply_plan(plan_fix(admin, CheckRequest("rc-nogrant")), admin, tmp_path)
+        applied = apply_plan(plan_fix(admin, CheckRequest("rc-nogrant", sc.SYNC_ACCOUNT)), admin, tmp_path)
         writer = admin.writer()
         dn = admin.find_object("rc-nogrant").dn
         after_fix = writer.read_dacl(dn)

@@ -11,7 +11,7 @@ import pytest
 from richcoex_kit.lab import scenarios as sc
 from richcoex_kit.runner import list_runbooks
 
-from .conftest import connect_args, run_cli
+from .conftest import DIRSYNC, connect_args, run_cli
 from .test_cli_check import CuttingProxy
 
 pytestmark = pytest.mark.samba
@@ -81,7 +81,18 @@ def test_scan_finds_exactly_the_objects_the_dc_refuses(lab, tmp_path):
     base = f"OU={sc.SCENARIO_OU},{lab.base_dn}"
     csv_path, html_path = tmp_path / "scan.csv", tmp_path / "scan.html"
     result = run_cli(
-        ["scan", *connect_args(lab), "--base", base, "--csv", str(csv_path), "--html", str(html_path), "--json"],
+        [
+            "scan",
+            *connect_args(lab),
+            *DIRSYNC,
+            "--base",
+            base,
+            "--csv",
+            str(csv_path),
+            "--html",
+            str(html_path),
+            "--json",
+        ],
         lab.password(),
     )
     assert result.returncode == 1, result.stderr
@@ -115,6 +126,7 @@ def test_a_scan_cut_mid_way_keeps_what_it_read_and_exits_3(lab, tmp_path):
         str(proxy.port),
         "--base",
         f"OU={sc.SCENARIO_OU},{lab.base_dn}",
+        *DIRSYNC,
         "--page-size",
         "2",
         "--csv",
@@ -130,7 +142,7 @@ def test_run_passes_insecure_and_base_on_to_the_runbooks(lab, tmp_path):
     """Without --ca-file the DC's certificate cannot be validated: only --insecure reaching
     the notebook lets it connect; a --base that does not hold the user must make the
     notebook's lookup miss it there."""
-    bare = ["--server", lab.host, "--bind-user", "LAB\\Administrator", "--steps", "00", "--user", "rc-deny"]
+    bare = ["--server", lab.host, "--bind-user", "LAB\\Administrator", "--steps", "00", "--user", "rc-deny", *DIRSYNC]
     insecure = run_cli(["run", *bare, "--insecure", "--output", str(tmp_path / "a")], lab.password())
     assert insecure.returncode == 1, insecure.stderr  # ran, and rc-deny FAILs
     assert "certificate" in insecure.stderr and "NOT validated" in insecure.stderr

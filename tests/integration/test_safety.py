@@ -23,7 +23,7 @@ from richcoex_kit.lab.seed import admin_directory
 from richcoex_kit.remedy import BACKUP_SCHEMA, FixOptions, RestoreRefused, apply_plan, plan_fix, restore
 from richcoex_kit.security import Ace, AceType, Acl, Right, SecurityDescriptor
 
-from .conftest import connect_args, run_cli
+from .conftest import DIRSYNC, connect_args, run_cli
 
 pytestmark = pytest.mark.samba
 USERS_OU = "CN=Users,{base}"
@@ -69,7 +69,7 @@ def one_error_line(result) -> str:
 def test_restore_cannot_delete_what_the_kit_did_not_create(lab, tmp_path):
     backups = tmp_path / "backups"
     with user_object(lab, "RC-Existing", USERS_OU, "RC-Existing") as user_dn:
-        fix = run_cli(["fix", *connect_args(lab), "--user", "rc-healthy", "--group", "RC-Existing",
+        fix = run_cli(["fix", *connect_args(lab), *DIRSYNC, "--user", "rc-healthy", "--group", "RC-Existing",
                        "--create-group-in", USERS_OU.format(base=lab.base_dn), "--apply", "--backup-dir",
                        str(backups)], lab.password())  # fmt: skip
         assert fix.returncode == 3 and re.search(
@@ -101,7 +101,7 @@ def test_restore_cannot_delete_what_the_kit_did_not_create(lab, tmp_path):
 
 def test_restore_deletes_a_group_the_kit_created_found_by_its_guid(lab, tmp_path):
     scenario = sc.SCENARIO_BY_NAME["group-missing"]
-    request = CheckRequest(scenario.user, scenario.sync_account, scenario.group, "kb")
+    request = CheckRequest(scenario.user, scenario.sync_account, scenario.group, "kb", product=scenario.product)
     with admin_directory(lab) as admin:
         plan = plan_fix(admin, request, FixOptions(create_group_in=USERS_OU.format(base=lab.base_dn)))
         applied = apply_plan(plan, admin, tmp_path)
@@ -118,7 +118,7 @@ def test_restore_deletes_a_group_the_kit_created_found_by_its_guid(lab, tmp_path
 
 def test_a_membership_another_admin_just_added_is_not_removed_by_restore(lab, tmp_path):
     scenario = sc.SCENARIO_BY_NAME["not-member"]
-    request = CheckRequest(scenario.user, scenario.sync_account, scenario.group, "kb")
+    request = CheckRequest(scenario.user, scenario.sync_account, scenario.group, "kb", product=scenario.product)
     with admin_directory(lab) as admin:
         plan = plan_fix(admin, request)
         (join,) = [c for c in plan.changes if type(c).__name__ == "AddMember"]
@@ -151,7 +151,7 @@ def test_a_full_disk_stops_the_fix_before_any_change_and_leaves_no_invalid_backu
                 filler.flush()
         dn = f"CN=rc-nogrant,{NOGRANT_OU.format(base=lab.base_dn)}"
         before = dacl(lab, dn)
-        result = run_cli(["fix", *connect_args(lab), "--user", "rc-nogrant", "--apply", "--backup-dir",
+        result = run_cli(["fix", *connect_args(lab), *DIRSYNC, "--user", "rc-nogrant", "--apply", "--backup-dir",
                           str(disk / "backups")], lab.password())  # fmt: skip
         assert result.returncode == 3
         assert re.search(r"could not write .* completely: No space left on device", one_error_line(result))
@@ -180,6 +180,7 @@ def test_a_scan_bound_without_read_control_on_an_object_reports_it_and_exits_3(l
             args = [
                 "scan",
                 *connect_args(lab, "rc-blind"),
+                *DIRSYNC,
                 *scope,
                 "--csv",
                 str(out["csv"]),
@@ -192,7 +193,7 @@ def test_a_scan_bound_without_read_control_on_an_object_reports_it_and_exits_3(l
             assert one_error_line(text) == "richcoex: error: could not check 1 objects (no verdict is given for them)"
             assert "ERROR: nTSecurityDescriptor came back empty" in out["csv"].read_text()
             assert "could not check" in out["html"].read_text()
-            as_json = run_cli(["scan", *connect_args(lab, "rc-blind"), *scope, "--json"], BLIND_PASSWORD)
+            as_json = run_cli(["scan", *connect_args(lab, "rc-blind"), *DIRSYNC, *scope, "--json"], BLIND_PASSWORD)
             assert as_json.returncode == 3
             errors = [f for f in json.loads(as_json.stdout)["findings"] if f["status"] == "ERROR"]
             assert [(f["id"], f["object"]) for f in errors] == [("scan.readable", target)]
@@ -207,8 +208,8 @@ def test_a_scan_bound_without_read_control_on_an_object_reports_it_and_exits_3(l
 
 def test_a_suggested_command_for_a_hostile_cn_runs_nothing_when_pasted(lab, tmp_path):
     with user_object(lab, "rc-x'$(touch pwned)'", NOGRANT_OU, "rc-hostile"):
-        result = run_cli(["check", *connect_args(lab), "--user", "rc-hostile", "--json"], lab.password())
-        scan = run_cli(["scan", *connect_args(lab), "--base", NOGRANT_OU.format(base=lab.base_dn), "--json"],
+        result = run_cli(["check", *connect_args(lab), *DIRSYNC, "--user", "rc-hostile", "--json"], lab.password())
+        scan = run_cli(["scan", *connect_args(lab), *DIRSYNC, "--base", NOGRANT_OU.format(base=lab.base_dn), "--json"],
                        lab.password())  # fmt: skip
     remedies = [f["remedy"] for doc in (result, scan) for f in json.loads(doc.stdout)["findings"]
                 if f["remedy"] and "pwned" in f["remedy"]]  # fmt: skip
@@ -226,13 +227,13 @@ def test_ansi_sequences_in_a_cn_never_reach_the_terminal(lab):
         assert paint in dn  # the DC kept the escape sequence in the name
         runner = CliRunner()
         env = {"RICHCOEX_PASSWORD": lab.password()}
-        shown = runner.invoke(main, ["check", *connect_args(lab), "--user", "rc-paint"], env=env, color=True)
+        shown = runner.invoke(main, ["check", *connect_args(lab), *DIRSYNC, "--user", "rc-paint"], env=env, color=True)
         assert shown.exit_code == 1, shown.output
         assert "\x1b[32mPASS all good" not in shown.output and "\\x1b[32mPASS all good" in shown.output
-        as_json = runner.invoke(main, ["check", *connect_args(lab), "--user", "rc-paint", "--json"], env=env)
-        assert "\\u001b[32mPASS all good" in as_json.output  # JSON keeps it, as an escape
-        assert any(paint in (f["object"] or "") for f in json.loads(as_json.output)["findings"])
-        fix = runner.invoke(main, ["fix", *connect_args(lab), "--user", "rc-paint"], env=env, color=True)
+        as_json = runner.invoke(main, ["check", *connect_args(lab), *DIRSYNC, "--user", "rc-paint", "--json"], env=env)
+        assert "\\u001b[32mPASS all good" in as_json.stdout  # JSON keeps it, as an escape
+        assert any(paint in (f["object"] or "") for f in json.loads(as_json.stdout)["findings"])
+        fix = runner.invoke(main, ["fix", *connect_args(lab), *DIRSYNC, "--user", "rc-paint"], env=env, color=True)
         assert fix.exit_code == 0 and "\x1b[32m" not in fix.output and "\\x1b[32m" in fix.output
 
 
@@ -243,7 +244,7 @@ def test_backups_and_scan_outputs_are_private_and_the_default_folder_is_the_user
     data_home = tmp_path / "xdg"
     dn = f"CN=rc-proxyonly,{NOGRANT_OU.format(base=lab.base_dn)}"
     before = dacl(lab, dn)
-    fixed = run_cli(["fix", *connect_args(lab), "--user", "rc-proxyonly", "--apply"], lab.password(),
+    fixed = run_cli(["fix", *connect_args(lab), *DIRSYNC, "--user", "rc-proxyonly", "--apply"], lab.password(),
                     XDG_DATA_HOME=str(data_home))  # fmt: skip
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     folder = data_home / "richcoex" / "backups"
@@ -255,12 +256,12 @@ def test_backups_and_scan_outputs_are_private_and_the_default_folder_is_the_user
     assert dacl(lab, dn) == before
 
     out = tmp_path / "new" / "reports"
-    scan = run_cli(["scan", *connect_args(lab), "--csv", str(out / "s.csv"), "--html", str(out / "s.html")],
+    scan = run_cli(["scan", *connect_args(lab), *DIRSYNC, "--csv", str(out / "s.csv"), "--html", str(out / "s.html")],
                    lab.password())  # fmt: skip
     assert scan.returncode == 1, scan.stderr
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in out.iterdir()} == {"s.csv": "0o600", "s.html": "0o600"}
     assert oct(out.stat().st_mode & 0o777) == "0o700"
-    collected = run_cli(["collect", *connect_args(lab), "--user", "rc-deny", "--out", str(out / "c.json")],
+    collected = run_cli(["collect", *connect_args(lab), *DIRSYNC, "--user", "rc-deny", "--out", str(out / "c.json")],
                         lab.password())  # fmt: skip
     assert collected.returncode == 0 and oct((out / "c.json").stat().st_mode & 0o777) == "0o600"
 
@@ -269,7 +270,7 @@ def test_backups_and_scan_outputs_are_private_and_the_default_folder_is_the_user
 
 
 def test_a_simple_bind_over_plain_ldap_is_refused_unless_insecure_and_then_warned(lab):
-    args = ["check", *connect_args(lab), "--tls", "none", "--user", "rc-healthy"]
+    args = ["check", *connect_args(lab), *DIRSYNC, "--tls", "none", "--user", "rc-healthy"]
     refused = run_cli(args, lab.password())
     assert refused.returncode == 2 and "CLEAR TEXT" in refused.stderr
     allowed = run_cli([*args, "--insecure"], lab.password())

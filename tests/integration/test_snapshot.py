@@ -12,7 +12,7 @@ from richcoex_kit.directory.snapshot import SnapshotDirectory, builtin_lab_path
 from richcoex_kit.lab.capture import capture_lab, scenario_requests
 from richcoex_kit.lab.seed import admin_directory
 
-from .conftest import connect_args, run_cli
+from .conftest import DIRSYNC, connect_args, run_cli
 
 pytestmark = pytest.mark.samba
 _SID = re.compile(r"S-1-5-21-\d+-\d+-\d+")
@@ -46,12 +46,13 @@ def test_the_shipped_lab_snapshot_matches_a_fresh_capture(fresh_capture):
 def test_collect_cli_writes_a_snapshot_without_secrets(lab, tmp_path):
     out = tmp_path / "customer.json"
     result = run_cli(
-        ["collect", *connect_args(lab), "--user", "rc-deny", "--user", "rc-healthy", "--out", str(out)], lab.password()
+        ["collect", *connect_args(lab), *DIRSYNC, "--user", "rc-deny", "--user", "rc-healthy", "--out", str(out)],
+        lab.password(),
     )
     assert result.returncode == 0, result.stderr
     assert "collect" in result.stderr and "2/2" in result.stderr  # the progress bar
     assert lab.password() not in out.read_text()
-    offline = run_cli(["check", "--snapshot", str(out), "--user", "rc-deny", "--json"])
+    offline = run_cli(["check", "--snapshot", str(out), "--user", "rc-deny", "--json", *DIRSYNC])
     assert offline.returncode == 1
     assert json.loads(offline.stdout)["target"]["kind"] == "snapshot"
 
@@ -78,7 +79,7 @@ def test_a_malformed_descriptor_in_a_snapshot_is_an_error_finding(tmp_path):
         obj["descriptor"] = "AQAEgBQAAAA="  # a 20-byte header cut to 8 bytes
     path = tmp_path / "corrupt.json"
     path.write_text(json.dumps(data))
-    result = run_cli(["check", "--snapshot", str(path), "--user", "rc-deny", "--json"])
+    result = run_cli(["check", "--snapshot", str(path), "--user", "rc-deny", "--json", *DIRSYNC])
     assert result.returncode == 3
     error = next(f for f in json.loads(result.stdout)["findings"] if f["status"] == "ERROR")
     assert "is malformed: security descriptor is 8 bytes, shorter than its 20-byte header" in error["summary"]
