@@ -209,7 +209,7 @@ CHILD = {
         directory = LdapDirectory(settings, lambda user: Secret(cfg["password"]))
         with tempfile.TemporaryFile("w+") as out:
             start = time.perf_counter()
-            result = scan(directory, CheckRequest(None), cfg["scope"], csv_out=out)
+            result = scan(directory, CheckRequest(None, "MSOL_AD_Sync", product="dirsync"), cfg["scope"], csv_out=out)
             seconds = time.perf_counter() - start
         print(json.dumps({"seconds": seconds, "objects": result.scanned, "failing": len(result.failing),
                           "distinct": result.distinct_descriptors,
@@ -233,7 +233,8 @@ def floor_argv(config: dict[str, str]) -> list[str]:
 def scan_cli_argv(richcoex: str, info: LabInfo, scope: str = SCOPE) -> list[str]:
     """`richcoex scan --json` against the lab, as a user would type it."""
     return [richcoex, "scan", "--server", info.host, "--port", str(info.port), "--ca-file", info.ca_file,
-            "--tls-name", info.tls_name, "--bind-user", info.admin, "--base", scope, "--json"]  # fmt: skip
+            "--tls-name", info.tls_name, "--bind-user", info.admin, "--base", scope, "--json",
+            "--sync-account", "MSOL_AD_Sync", "--product", "dirsync"]  # fmt: skip
 
 
 def scan_cli_env(info: LabInfo) -> dict[str, str]:

@@ -316,6 +316,8 @@ def findings(result: ScanResult, request: CheckRequest) -> list[Finding]:
                    remedy="Scan bound as an account with Read Permissions on every object in scope "
                           "(or capture the snapshot again).")
            for obj in result.unreadable]  # fmt: skip
+    # One quoted command per object, not per refused attribute (a scan can emit 100,000s).
+    fix_of = {id(obj): command("richcoex", "fix", "--user", obj.dn) for obj in result.failing}
     for index, name in enumerate(result.attributes):
         for obj in result.failing:
             if obj.verdict.writable[index]:
@@ -328,8 +330,8 @@ def findings(result: ScanResult, request: CheckRequest) -> list[Finding]:
                 f"Write-back of {name} fails with 8344: {why} ({cause}).", object=obj.dn,
                 details={"allowed": False, "cause": cause, "deciding_ace": deciding, "class": obj.object_class,
                          "adminCount": obj.admin_count, "inheritance": "disabled" if obj.verdict.protected else "inherits"},
-                remedy=(f"AdminSDHolder-protected: {KEEP_ADMINS_OUT} Or `{command('richcoex', 'fix', '--user', obj.dn, '--adminsdholder')}` "
+                remedy=(f"AdminSDHolder-protected: {KEEP_ADMINS_OUT} Or `{fix_of[id(obj)]} --adminsdholder` "
                         "grants on CN=AdminSDHolder." if cause == "adminsdholder" else
-                        f"{command('richcoex', 'fix', '--user', obj.dn)} plans the least-privilege change."),
+                        f"{fix_of[id(obj)]} plans the least-privilege change."),
             ))  # fmt: skip
     return out
