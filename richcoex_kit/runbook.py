@@ -104,15 +104,21 @@ def _one_line_errors() -> None:
     shell.set_custom_exc(EXPECTED_ERRORS, handler)
 
 
+_SAID: set[str] = set()
+
+
 class Step(session.Step):
     """`session.Step`, and its run says in the notebook which product, sync account and group
-    the verdicts assume, and why (the evidence context records the same)."""
+    the verdicts assume, and why (the evidence context records the same) — once per kernel,
+    not once per object of runbook 03."""
 
     @classmethod
     def run(cls, name: str, directory: Directory, request: CheckRequest) -> session.Step:
         step = super().run(name, directory, request)
-        if step.facts is not None:
-            print(step.facts.resolution())
+        said = step.facts.resolution() if step.facts is not None else ""
+        if said and said not in _SAID:
+            _SAID.add(said)
+            print(said)
         return step
 
 

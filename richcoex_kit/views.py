@@ -99,9 +99,10 @@ def summary_header(meta: Mapping[str, object], findings: Iterable[Finding]) -> s
 
 # What decided a failing write, in the few words a verdict line has room for.
 CAUSE_SHORT = {
-    "no-grant": "no ACE grants the group WriteProperty",
+    "no-grant": "no ACE grants WriteProperty to the sync account or a group in its token",
     "inheritance-off": "inheritance disabled",
-    "adminsdholder": "AdminSDHolder-protected (adminCount=1)",
+    "adminsdholder": "AdminSDHolder-protected (a member of a protected group)",
+    "adminsdholder-orphan": "orphaned adminCount=1 (not protected: fix it on the object)",
 }
 
 
@@ -124,7 +125,7 @@ def _causes(findings: list[Finding]) -> list[str]:
     denies: list[str] = []
     for f in findings:
         if f.id == "object.adminsdholder" and f.status != Status.PASS:
-            causes.append(CAUSE_SHORT["adminsdholder"])
+            causes.append(CAUSE_SHORT.get(str(f.details.get("cause")), CAUSE_SHORT["adminsdholder"]))
         elif f.id == "object.inheritance" and f.status == Status.FAIL:
             causes.append(CAUSE_SHORT["inheritance-off"])
         elif f.id.startswith("acl.write.") and f.status == Status.FAIL:
@@ -135,7 +136,7 @@ def _causes(findings: list[Finding]) -> list[str]:
             elif cause in CAUSE_SHORT:
                 causes.append(CAUSE_SHORT[cause])
     if denies:
-        unique = list(dict.fromkeys(denies))
+        unique = sorted(set(denies), key=int)
         causes.insert(0, f"explicit Deny, ACE{'s' if len(unique) > 1 else ''} {', '.join(unique)}")
     return list(dict.fromkeys(causes))
 
@@ -354,7 +355,8 @@ def records_table(headers: list[str], rows: Iterable[Iterable[object]], html_col
 
 
 CAUSE_WORDS = {
-    "no-grant": "No ACE grants the group WriteProperty (the grant was never made, or not where this object inherits it)",
+    "no-grant": "No ACE grants WriteProperty to the sync account or a group in its token (the grant was never made, "
+    "or not where this object inherits it)",
     "deny": "An explicit Deny decides before any Allow",
     "inheritance-off": "Inheritance is disabled on the object, so the OU's grant does not reach it (the KB's note)",
     "adminsdholder": "AdminSDHolder-protected (a member of a protected group): SDProp re-stamps the ACL hourly",

@@ -107,7 +107,7 @@ def test_scan_finds_exactly_the_objects_the_dc_refuses(lab, tmp_path):
         "Inheritance is disabled on the object",
         "An explicit Deny decides before any Allow",
         "AdminSDHolder-protected",
-        "No ACE grants the group WriteProperty",
+        "No ACE grants WriteProperty to the sync account or a group in its token",
     ):
         assert words in page
     assert "scan" in result.stderr  # the progress bar
