@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .directory.base import AttributeState, Directory, DirectoryObject, DomainFacts, GroupFacts, SchemaAttribute
 from .directory.errors import AmbiguousError, NotFoundError, TokenGroupsUnavailableError
+from .dn import dns_name
 from .errors import UsageError
 from .findings import Finding, Status
 from .products import (
@@ -227,6 +228,9 @@ def _resolve_sync_account(directory: Directory, request: CheckRequest,
         from .syncserver import SyncState, lab_sync_state_path
 
         state, origin = SyncState.load(lab_sync_state_path()), "the built-in lab's collector output"
+    captured = directory.captured_sync_identity() if state is None else None
+    if captured is not None and wanted in (None, captured[1]):
+        return directory.find_account(captured[0]), f"auto: the account the snapshot was captured for ({captured[1]})"
     if state is not None and state.sync_accounts():
         accounts = state.sync_accounts()
         if len(accounts) > 1:
@@ -260,7 +264,7 @@ def gather(directory: Directory, request: CheckRequest) -> Facts:
     domain = directory.domain()
     target = directory.find_object(request.user) if request.user else None
     account, account_source = _resolve_sync_account(directory, request, state)
-    chosen, product_source = resolve_product(request, account, state)
+    chosen, product_source = resolve_product(request, account, state, directory.captured_sync_identity())
     group_name = request.group or chosen.default_group
     group = directory.find_group(group_name) if group_name else None
     token, token_problem = None, None
@@ -311,8 +315,8 @@ def gather(directory: Directory, request: CheckRequest) -> Facts:
     )
 
 
-def resolve_product(request: CheckRequest, account: DirectoryObject,
-                    state: SyncState | None = None) -> tuple[Product, str]:  # fmt: skip
+def resolve_product(request: CheckRequest, account: DirectoryObject, state: SyncState | None = None,
+                    captured: tuple[str, str] | None = None) -> tuple[Product, str]:  # fmt: skip
     """The product, and why (said on stderr and in the evidence): the collector's when a
     sync state is given, else --product, else inferred from the sync account
     (`products.infer_product`). A --product that contradicts the collector is a usage error."""
@@ -324,6 +328,8 @@ def resolve_product(request: CheckRequest, account: DirectoryObject,
     if request.product.lower() != "auto":
         return product(request.product), f"--product {request.product}"
     name = account.sam_account_name or request.sync_account
+    if captured is not None and name.lower() == captured[0].lower():
+        return PRODUCTS[captured[1]], f"the product the snapshot was captured for ({captured[1]})"  # type: ignore[index]
     chosen = infer_product(name, account.object_classes)
     return PRODUCTS[chosen], f"inferred from the sync account {name}: {why_inferred(chosen)}"
 
@@ -335,6 +341,13 @@ def _direct_grant(facts: Facts) -> str:
     """Why a group is not part of the model (Connect, Cloud Sync)."""
     return (f"{facts.product.label} grants the sync account {facts.account_name} directly, without a group: "
             "its effective rights are the acl.write.* verdicts.")  # fmt: skip
+
+
+def _not_needed(facts: Facts, writes_fail: bool | None) -> str:
+    """Why a group outside the product's model is no finding — said only as far as known."""
+    if writes_fail is None:
+        return f"Not judged: no write verdict was decided here, and {_direct_grant(facts)}"
+    return f"Not needed: every write verdict passes and {_direct_grant(facts)}"
 
 
 def _group_decides(facts: Facts, writes_fail: bool | None) -> bool:
@@ -353,8 +366,8 @@ def check_group_exists(facts: Facts, writes_fail: bool | None = None) -> Finding
     if facts.group is None:
         if not _group_decides(facts, writes_fail):
             return Finding("group.exists", Status.SKIP, f"Group {name} exists",
-                           f"No group named {name} exists in {facts.domain.base_dn}; not needed: every write verdict "
-                           f"passes and {_direct_grant(facts)}", details={"group": name})  # fmt: skip
+                           f"No group named {name} exists in {facts.domain.base_dn}. {_not_needed(facts, writes_fail)}",
+                           details={"group": name})  # fmt: skip
         return Finding(
             "group.exists",
             Status.FAIL,
@@ -424,7 +437,7 @@ def check_group_membership(facts: Facts, writes_fail: bool | None = None) -> Fin
         remedy = f"Add {facts.sync_account.dn} to {facts.group.dn} (KB 2406830 step 2.1)."
     if not decides:
         return Finding("group.sync-account-member", Status.SKIP, title,
-                       f"{summary} Not needed: every write verdict passes and {_direct_grant(facts)}",
+                       f"{summary} {_not_needed(facts, writes_fail)}",
                        object=facts.sync_account.dn, details={"token": token_json})  # fmt: skip
     return Finding("group.sync-account-member", Status.FAIL, title, summary, object=facts.sync_account.dn,
                    details={"token": token_json}, remedy=remedy)  # fmt: skip
@@ -770,8 +783,7 @@ def _grant_remedy(facts: Facts, attribute: str) -> str:
     """The least-privilege grant for the product's trustee, and Microsoft's own command."""
     trustee = facts.group_name if facts.product.uses_group else facts.account_name
     dn = facts.target.dn if facts.target else None
-    domain = facts.sync_account.dn if facts.sync_account else facts.domain.base_dn
-    fqdn = ".".join(part.split("=", 1)[1] for part in domain.split(",") if part.upper().startswith("DC="))
+    fqdn = dns_name(facts.sync_account.dn if facts.sync_account else facts.domain.base_dn)
     microsoft = grant_command(facts.product.id, facts.account_name, fqdn, dn,
                               f"{facts.domain.netbios_name}\\{trustee}", (attribute,))  # fmt: skip
     return (f"Grant {trustee} Allow Read/Write {attribute} on the object or, inheritable, on its OU "
@@ -784,7 +796,14 @@ def evaluate(facts: Facts) -> list[Finding]:
     """Every check, in the order a runbook meets them. The group findings come first but
     are decided last: outside DirSync they depend on the write verdicts."""
     findings = check_schema(facts)
-    if facts.target is not None:
+    if facts.target is not None and not facts.target.object_classes:
+        findings.append(Finding(
+            "object.class", Status.ERROR, "The object's class is readable",
+            f"objectClass of {facts.target.dn} came back empty: the bound account may not read it, so the kit "
+            "cannot tell which attributes are written back to it; nothing was decided.", object=facts.target.dn,
+            remedy="Bind as an account that may read the object (Read Property on objectClass).",
+        ))  # fmt: skip
+    elif facts.target is not None:
         sd, problem = _descriptor(facts)
         if sd is None:
             assert problem is not None
@@ -792,7 +811,10 @@ def evaluate(facts: Facts) -> list[Finding]:
         else:
             findings += [check_inheritance(facts, sd), check_adminsdholder(facts), *check_acl_writes(facts, sd)]
     writes = [f for f in findings if f.id.startswith("acl.write.")]
-    writes_fail = any(f.status == Status.FAIL for f in writes) if writes else None
+    # None: no write verdict was decided (no object, an unreadable one, an ERROR): the group
+    # findings then say so rather than "every write verdict passes".
+    decided = writes and not any(f.status == Status.ERROR for f in writes)
+    writes_fail = any(f.status == Status.FAIL for f in writes) if decided else None
     return [check_group_exists(facts, writes_fail), check_group_membership(facts, writes_fail), *findings]
 
 

@@ -196,7 +196,7 @@ def check(user: str, sync_state: str | None, as_json: bool, **kw: Any) -> None:
     state = load_state(request)
     with open_target(target) as directory:
         facts, findings = run_checks(directory, request)
-        click.echo(f"richcoex: {facts.resolution()}", err=True)
+        click.echo(printable(f"richcoex: {facts.resolution()}"), err=True)
         if state is not None:
             findings = sync_findings(state) + findings
         doc = document(findings, directory.target(), __version__, context={**facts.context(), **provenance()})
@@ -297,8 +297,9 @@ def run(
 @guarded
 def notebooks(folder: str, force: bool) -> None:
     """Copy the runbooks into FOLDER (your working copy) and print the line that opens
-    them in JupyterLab. Outputs, autosaves and fix backups then land in FOLDER, never in
-    the installed runbooks; a runbook you ran or edited is kept unless --force."""
+    them in JupyterLab. Outputs and autosaves then land in FOLDER, never in the installed
+    runbooks (fix backups go to the user's data folder, or a runbook's backup_dir); a
+    runbook you ran or edited is kept unless --force."""
     from pathlib import Path
 
     from .notebooks import copy_runbooks
@@ -356,8 +357,9 @@ def scan(
     as_json: bool,
     **kw: Any,
 ) -> None:
-    """Scan an OU (--base) or the whole domain: every object whose write-back would fail,
-    with the cause (no grant, deny, inheritance off, AdminSDHolder) and the deciding ACE.
+    """Scan an OU or the whole domain: every object whose write-back would fail, with the
+    cause (no grant, deny, inheritance off, AdminSDHolder) and the deciding ACE. For scan,
+    --base DN is the scope (an OU or the domain), not only the naming context.
 
     One paged read of each object's descriptor; each distinct descriptor is evaluated once.
     Progress on stderr; Ctrl-C or a lost connection keeps what was scanned and exits 3.
@@ -392,12 +394,13 @@ def scan(
         result = run_scan(directory, request, base, ldap_filter, page_size, out, progress)
         where = directory.target()
         bar.close()
+    click.echo(printable(f"richcoex: {result.resolution}"), err=True)
     found = scan_findings(result, request)
     if html_path:
         meta = {"target": where.get("server", where["kind"]), "kit": __version__}
         write_private(html_path, html_page("richcoex scan", scan_report(result, meta)))
     if as_json:
-        context = {**request.context(), **result.context(), **provenance()}
+        context = {**result.context(), **provenance()}
         # Not indented: one finding per refused attribute of every failing object makes this
         # megabytes, and json's C encoder runs only without indent (5,000 users: ~10 MB).
         click.echo(json.dumps(document(found, where, __version__, context=context)))
@@ -410,6 +413,9 @@ def scan(
             click.echo(f"  {count:>8,}  {cause}")
         for blind in result.unreadable[:20]:
             click.echo(printable(f"  ERROR  {blind.dn}: {blind.why}"))
+    if not result.scanned and not result.incomplete:
+        click.echo(printable(f"richcoex: WARNING: {result.base} holds no object the scan reads: nothing was "
+                             "checked (check --base)"), err=True)  # fmt: skip
     if result.incomplete:
         fail(f"scan incomplete after {result.scanned:,} objects: {result.incomplete}")
     if result.unreadable:
@@ -515,7 +521,12 @@ def fix(
 @main.command()
 @click.argument("backup", type=click.Path(dir_okay=False, exists=True))
 @target_options
-@click.option("--force", is_flag=True, help="Restore even though the DACL changed after the fix was applied.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Restore even though the DACL changed after the fix, the record was never marked applied, or the "
+    "membership was not added by the kit. Never deletes an object the kit did not create.",
+)
 @guarded
 def restore(backup: str, force: bool, **kw: Any) -> None:
     """Undo one change of `richcoex fix --apply` from its backup file: a DACL goes back

@@ -55,7 +55,12 @@ def collect_to_file(
     request: CheckRequest,
     progress: bool = True,
 ) -> Path:
-    """Capture `request` for each of `users` (or, with none, the account and group only)."""
+    """Capture `request` for each of `users` (or, with none, the account and group only),
+    with the sync account and product it resolved to, so `auto` offline means the same."""
     select_attributes(request.attributes)  # fail on a bad --attributes before reading anything
     requests = [dataclasses.replace(request, user=user) for user in users] or [request]
-    return capture(directory, requests, progress=progress).save(out)
+    recorder = capture(directory, requests, progress=progress)
+    facts = gather(directory, request)
+    assert facts.sync_account is not None  # gather raises for an account it cannot find
+    recorder.data["sync_identity"] = {"account": facts.account_name, "product": facts.product.id}
+    return recorder.save(out)

@@ -80,3 +80,14 @@ def domain_of(dn: str | None) -> str | None:
     while index > 0 and parts[index - 1].upper().startswith("DC="):
         index -= 1
     return ",".join(parts[index:]) or None
+
+
+def dns_name(dn: str | None) -> str:
+    """`corp.example.com` of `CN=x,OU=y,DC=corp,DC=example,DC=com`: the DNS name of the domain
+    a DN lies in, as Microsoft's cmdlets take it (-ADConnectorAccountDomain, -TargetDomain)."""
+    from ldap3.utils.dn import parse_dn
+
+    head = domain_of(dn)
+    if not head:
+        return ""
+    return ".".join(value for attribute, value, _ in parse_dn(head) if attribute.upper() == "DC")

@@ -28,7 +28,7 @@ from . import __version__
 from .checks import KEEP_ADMINS_OUT, SDPROP_NOW, CheckRequest, Facts, attribute_refs, display_names, gather
 from .directory.base import Directory, DirectoryObject, DirectoryWriter
 from .directory.errors import DirectoryError, InvalidInputError, NotFoundError
-from .dn import file_label, parent
+from .dn import dns_name, file_label, parent
 from .errors import CouldNotRunError, UsageError, one_line
 from .files import private_folder, write_private
 from .jsondoc import compile_schema, parse, validate
@@ -260,9 +260,7 @@ def _alternative(facts: Facts, edit: AclEdit) -> list[str]:
     assert facts.sync_account is not None
     names = tuple(a.name for a in facts.attributes if a.schema is not None
                   and any(g.object_type == a.schema.schema_id for g in edit.added))  # fmt: skip
-    account_domain = ".".join(
-        p.split("=", 1)[1] for p in facts.sync_account.dn.split(",") if p.upper().startswith("DC=")
-    )
+    account_domain = dns_name(facts.sync_account.dn)
     grantee = f"{facts.domain.netbios_name}\\{facts.group_name or facts.account_name}"
     lines = [grant_command(facts.product.id, facts.account_name, account_domain, edit.dn, grantee, names)]
     if edit.protection_cleared and facts.product.id != "dirsync":

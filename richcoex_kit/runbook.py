@@ -188,14 +188,23 @@ def group_panel(step: session.Step) -> Any:
 
 
 def acl_viewer(step: session.Step) -> Any:
+    """The DACL, ACE by ACE — or, for an object whose descriptor could not be read, one
+    line saying so (the checks already record it as an ERROR)."""
+    from .security import DescriptorError
+
     assert step.facts is not None and step.facts.target is not None
     title = f"DACL of {step.facts.target.dn}"
+    try:
+        sd = step.descriptor() if step.facts.target.descriptor else None
+    except DescriptorError as error:
+        return _html(f"<p><b>{esc(title)}</b>: malformed ({esc(error)}); see object.inheritance.</p>")
+    if sd is None:
+        return _html(f"<p><b>{esc(title)}</b>: not readable by the bound account; see object.inheritance.</p>")
     if not _live():
-        sd = step.descriptor()
         return _html(acl_section(acl_rows(sd, step.decisions(), step.names()), sd.dacl_protected, title))
     from .widgets import AclViewer
 
-    return AclViewer(step.descriptor(), step.decisions(), step.names(), title=title)
+    return AclViewer(sd, step.decisions(), step.names(), title=title)
 
 
 def attribute_grid(step: session.Step, confirmation: Confirmation) -> Any:
@@ -244,6 +253,7 @@ def scan_scope(directory: Directory, scope: str, request: CheckRequest, page_siz
     with open_private(csv_path, newline="") if csv_path else contextlib.nullcontext() as out:
         step, result = scan_step(directory, scope, request, page_size, out, progress)
     progress(result.scanned, len(result.failing))
+    print(result.resolution)
     return step, result
 
 
@@ -267,7 +277,9 @@ def _about(fix: Fix) -> str:
     facts = fix.step.facts
     if facts is not None and facts.target is not None:
         return object_name(facts.target.dn)
-    return f"{fix.step.request.sync_account} in {fix.step.request.group}"
+    if facts is not None:
+        return f"{facts.account_name} in {facts.group_name}" if facts.group_name else facts.account_name
+    return fix.step.request.sync_account
 
 
 def fix_html(fix: Fix) -> str:

@@ -141,20 +141,30 @@ def plan(request: RunRequest) -> list[tuple[str, Path, dict[str, Any]]]:
     check = request.check
     if request.sync_state:
         state = SyncState.load(request.sync_state)
+        if not request.users and not (state.exports_read and state.failed_objects()):
+            # 03 would follow no object: say so now, rather than let "findings: none" read as all clear.
+            why = "holds no failed export" if state.exports_read else "could not read the export errors"
+            raise UsageError(f"--sync-state {request.sync_state}: the collector {why}, so it names no object to "
+                             "check: give --user")  # fmt: skip
         check = dataclasses.replace(check, sync_account=account_from_state(check.sync_account, state),
                                     product=product_from_state(check.product, state))  # fmt: skip
+    if request.target.snapshot and not Path(request.target.snapshot).is_file():
+        raise UsageError(f"--snapshot {request.target.snapshot!r} does not exist")
     per_object = [name for name, path in chosen.items() if "user" in parameters_of(path)]
     if per_object and not request.users and not on_lab and not request.sync_state:
         # Those runbooks would be skipped, and "findings: none" would read as all clear.
         raise UsageError(f"--user is required on this target for {', '.join(per_object)} (or choose --steps "
                          "that need no object, or give --sync-state to check its failed objects)")  # fmt: skip
     common = {**request.target.to_parameters(), **check.parameters()}
+    accepted_by = {name: parameters_of(path) for name, path in chosen.items()}
+    for extra in request.extra:
+        # A misspelt -p (aply_fix) must not run everything and apply nothing without a word.
+        if not any(extra in accepted for accepted in accepted_by.values()):
+            takes = sorted({p for accepted in accepted_by.values() for p in accepted})
+            raise UsageError(f"-p {extra}: no chosen runbook takes it (they take {', '.join(takes)})")
     executions = []
     for name, path in chosen.items():
-        accepted = parameters_of(path)
-        unknown = [p for p in request.extra if p not in accepted]
-        if unknown and len(chosen) == 1:
-            raise UsageError(f"-p {unknown[0]}: {name} takes {', '.join(accepted)}")
+        accepted = accepted_by[name]
         base = {k: coerce(k, v, accepted[k]["inferred_type_name"])
                 for k, v in {**common, **request.extra}.items() if k in accepted}  # fmt: skip
         if "sync_state" in accepted and sync_state and ("user" not in accepted or not request.users):

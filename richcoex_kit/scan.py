@@ -124,6 +124,8 @@ class ScanResult:
     unreadable: list[UnreadableObject] = field(default_factory=list)
     incomplete: str | None = None
     seconds: float = 0.0
+    resolution: str = ""  # which product, account and group the verdicts assume, and why
+    assumed: dict[str, Any] = field(default_factory=dict)  # the same as the evidence records it
 
     @property
     def rate(self) -> float:
@@ -131,7 +133,7 @@ class ScanResult:
 
     def context(self) -> dict[str, Any]:
         """What the evidence keeps beside a scan's findings."""
-        return {"scope": self.base, "scanned": self.scanned, "failing_objects": len(self.failing),
+        return {**self.assumed, "scope": self.base, "scanned": self.scanned, "failing_objects": len(self.failing),
                 "distinct_descriptors": self.distinct_descriptors, "unreadable": len(self.unreadable),
                 "incomplete": self.incomplete}  # fmt: skip
 
@@ -265,7 +267,8 @@ def scan(
     scanner = Scanner(directory, request)
     base = base or directory.domain().base_dn
     names = tuple(ref.name for ref in scanner.refs)
-    result = ScanResult(base=base, attributes=names)
+    result = ScanResult(base=base, attributes=names, resolution=scanner.facts.resolution(),
+                        assumed=scanner.facts.context())  # fmt: skip
     writer = csv.writer(csv_out) if csv_out is not None else None
     if writer:
         writer.writerow(["dn", "class", *names, "inheritance", "adminCount", "causes", "deciding ACEs"])
@@ -316,6 +319,17 @@ def findings(result: ScanResult, request: CheckRequest) -> list[Finding]:
                    remedy="Scan bound as an account with Read Permissions on every object in scope "
                           "(or capture the snapshot again).")
            for obj in result.unreadable]  # fmt: skip
+    if result.incomplete:
+        out.append(Finding("scan.complete", Status.ERROR, "The whole scope was scanned",
+                           f"The scan of {result.base} stopped after {result.scanned:,} objects: {result.incomplete}. "
+                           "The objects after that were not checked.", object=result.base,
+                           remedy="Run the scan again (a smaller --base, or when the DC is reachable)."))  # fmt: skip
+    elif not result.scanned:
+        out.append(Finding("scan.complete", Status.WARN, "The whole scope was scanned",
+                           f"{result.base} holds no user, inetOrgPerson, contact or group the scan reads: nothing "
+                           "was checked there.", object=result.base,
+                           remedy="Check --base (an OU or the domain that holds the synced objects)."))  # fmt: skip
+    account = result.assumed.get("sync_account_resolved") or request.sync_account
     # One quoted command per object, not per refused attribute (a scan can emit 100,000s).
     fix_of = {id(obj): command("richcoex", "fix", "--user", obj.dn) for obj in result.failing}
     for index, name in enumerate(result.attributes):
@@ -326,7 +340,7 @@ def findings(result: ScanResult, request: CheckRequest) -> list[Finding]:
             deciding = obj.verdict.deciding[index]
             why = f"the Deny ACE {deciding['sddl']} decides it" if deciding else "no ACE grants it"
             out.append(Finding(
-                f"acl.write.{name}", Status.FAIL, f"{request.sync_account} may write {name}",
+                f"acl.write.{name}", Status.FAIL, f"{account} may write {name}",
                 f"Write-back of {name} fails with 8344: {why} ({cause}).", object=obj.dn,
                 details={"allowed": False, "cause": cause, "deciding_ace": deciding, "class": obj.object_class,
                          "adminCount": obj.admin_count, "inheritance": "disabled" if obj.verdict.protected else "inherits"},

@@ -150,11 +150,20 @@ def sync_step(name: str, directory: Directory, state: SyncState | None) -> Step:
 
 
 def objects_to_check(user: str, state_path: str) -> list[str]:
-    """Runbook 03's scope: the objects that failed export in the sync state, else `user`."""
+    """Runbook 03's scope: the objects that failed export in the sync state, else `user`.
+    A state whose export errors could not be read (a Cloud Sync host, csexport missing)
+    names no object: that is exit 3 with one line, never an empty, all-clear run."""
     if state_path:
-        from .syncserver import SyncState
+        from .syncserver import SyncState, SyncStateError
 
-        return SyncState.load(state_path).failed_objects()
+        state = SyncState.load(state_path)
+        if not state.exports_read:
+            raise SyncStateError(f"sync state {state_path!r} holds no export errors to follow (they could not be read "
+                                 "on that server): name the objects to check with `user` instead")  # fmt: skip
+        if not state.failed_objects():
+            raise SyncStateError(f"no object failed export with 8344 in {state_path!r}, so there is nothing to "
+                                 "follow here (01 reports the export as clean): give `user` to check one object")  # fmt: skip
+        return state.failed_objects()
     return [user]
 
 

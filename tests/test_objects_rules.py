@@ -6,6 +6,7 @@ prediction, and the offline scan's class rule."""
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 
 import pytest
@@ -153,3 +154,23 @@ def test_inheritance_prediction_follows_ms_dtyp():
     got = [(ace.sid, int(ace.flags)) for ace in _inherited_from(parent, user)]
     inherited = AceFlag.INHERITED
     assert got == [(A, inherited | ci), (B, inherited | ci | io), (C, inherited), (A, inherited | oi | io)]
+
+
+def test_a_captured_tokengroups_absence_loads_back_and_stays_an_error(tmp_path):
+    """The recorder writes {"unavailable": why}; the loader must take it, not refuse the file."""
+    data = copy.deepcopy(_lab_snapshot().data)
+    data["token_groups"][data["identities"]["msol_ad_sync"]] = {"unavailable": "no global catalog reachable"}
+    path = tmp_path / "no-gc.json"
+    path.write_text(json.dumps(data))
+    _, findings = run_checks(SnapshotDirectory.load(path), CheckRequest("rc-healthy", product="dirsync"))
+    assert {f.status for f in findings if f.id.startswith("acl.write.")} == {Status.ERROR}
+
+
+def test_an_object_whose_class_could_not_be_read_is_an_error_not_a_skip():
+    data = copy.deepcopy(_lab_snapshot().data)
+    dn = data["identities"]["rc-deny"]
+    data["objects"][dn]["object_classes"] = []
+    _, findings = run_checks(SnapshotDirectory(data, "test"), CheckRequest("rc-deny", product="dirsync"))
+    (error,) = [f for f in findings if f.id == "object.class"]
+    assert error.status == Status.ERROR and "objectClass" in error.summary
+    assert not [f for f in findings if f.id.startswith("acl.write.") and f.status == Status.SKIP]

@@ -157,7 +157,9 @@ def test_diff_reports_finding_by_finding(lab_bundle, tmp_path):
     [
         (["-p", "password=x"], "secrets are never parameters"),
         (["--steps", "09"], "no runbook starts with it"),
-        (["--steps", "00", "-p", "nonsense=1"], "-p nonsense: 00-triage takes"),
+        (["--steps", "00", "-p", "nonsense=1"], "-p nonsense: no chosen runbook takes it"),
+        (["-p", "aply_fix=true"], "-p aply_fix: no chosen runbook takes it"),  # every runbook: still refused
+        (["--snapshot", "missing.json"], "--snapshot 'missing.json' does not exist"),
         (["-p", "novalue"], "expected NAME=VALUE"),
     ],
 )
@@ -236,3 +238,30 @@ def test_the_adminsdholder_warning_says_what_its_title_says(lab_bundle):
     for warn in warnings:
         protected = warn["title"] == "The object is protected by AdminSDHolder"
         assert protected == ("is protected by AdminSDHolder" in warn["summary"]), warn
+
+
+def test_a_collected_snapshot_means_the_same_account_and_product_offline(tmp_path):
+    """`collect` records what `--sync-account auto` resolved to, so a support engineer's
+    `check --snapshot` with the defaults gives the verdicts the capture gave."""
+    snapshot = tmp_path / "customer.json"
+    assert run_kit("collect", "--lab", "--user", "rc-deny", "--out", str(snapshot), cwd=tmp_path).returncode == 0
+    live = run_kit("check", "--lab", "--user", "rc-deny", "--json", cwd=tmp_path)
+    offline = run_kit("check", "--snapshot", str(snapshot), "--user", "rc-deny", "--json", cwd=tmp_path)
+    assert offline.returncode == live.returncode == 1, offline.stderr
+    assert "the account the snapshot was captured for" in offline.stderr
+    statuses = [{f["id"]: f["status"] for f in json.loads(r.stdout)["findings"]} for r in (live, offline)]
+    assert statuses[0] == statuses[1]
+
+
+def test_a_scan_of_an_empty_scope_warns_instead_of_saying_all_clear(tmp_path):
+    result = run_kit("scan", "--lab", "--base", "OU=Nope,DC=lab,DC=example,DC=test", "--json", cwd=tmp_path)
+    (finding,) = json.loads(result.stdout)["findings"]
+    assert (finding["id"], finding["status"]) == ("scan.complete", "WARN")
+    assert "nothing was checked" in result.stderr
+
+
+def test_a_sync_state_that_names_no_object_is_refused_before_anything_runs(tmp_path):
+    cloud = Path(__file__).parent / "fixtures" / "syncstate" / "cloudsync-agent-current.json"  # no export errors read
+    result = run_kit("run", "--lab", "--sync-state", str(cloud), cwd=tmp_path)
+    assert result.returncode == 2 and "names no object to check: give --user" in result.stderr
+    assert not (tmp_path / "evidence").exists()

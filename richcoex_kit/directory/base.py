@@ -274,6 +274,11 @@ class Directory(abc.ABC):
 
         raise DirectoryError(f"a {self.kind} directory cannot ask the DC for allowedAttributesEffective")
 
+    def captured_sync_identity(self) -> tuple[str, str] | None:
+        """(account, product) a snapshot was captured for — what `--sync-account auto`
+        means offline; None live, where the directory itself is searched."""
+        return None
+
     def writer(self) -> DirectoryWriter | None:
         """The write capability, or None where nothing can be written (a snapshot)."""
         return None

@@ -24,6 +24,7 @@ from ldap3.utils.conv import escape_bytes, escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
 from ..connection import CONNECT_TIMEOUT_SECONDS, ConnectionSpec
+from ..dn import domain_of
 from ..security import Sid
 from ..settings import resolve_password
 from .base import (
@@ -76,6 +77,7 @@ _EXTENDED_SID = re.compile(r"<SID=([0-9a-fA-F]+)>")
 _INSUFFICIENT_ACCESS = 50
 _NO_SUCH_OBJECT = 32
 _INVALID_DN = 34
+_REFERRAL = 10
 # MS-ADTS 3.1.1.3.1.1: a global catalog answers on 3268 (LDAP, StartTLS) and 3269 (LDAPS).
 GC_PORT, GC_PORT_TLS = 3268, 3269
 # What `find_sync_accounts` looks for: Entra Connect's and DirSync's MSOL_* accounts and Cloud
@@ -135,6 +137,9 @@ class LdapDirectory(Directory):
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
         )
         kwargs: dict[str, Any] = {
+            # Never chase a referral: ldap3 would bind again, with the same password, to the
+            # host a DN's DC= parts name — over plain LDAP even from an LDAPS session.
+            "auto_referrals": False,
             "raise_exceptions": False,
             "receive_timeout": CONNECT_TIMEOUT_SECONDS,
             "read_only": False,
@@ -166,6 +171,7 @@ class LdapDirectory(Directory):
             if code == 8:
                 raise BindError(f"{self.where()} requires a stronger bind: use --tls ldaps or starttls")
             raise BindError(f"bind to {self.where()} as {who} failed: {result.get('description') or code}")
+        connection.password = None  # bound: the connection object need not carry it for its lifetime
         return connection
 
     def _bind(self, connection: ldap3.Connection) -> bool:
@@ -261,6 +267,9 @@ class LdapDirectory(Directory):
                 raise InsufficientRightsError(f"{self.settings.bind_user} may not read {base} on {self.where()}")
             if code == _INVALID_DN:
                 raise InvalidInputError(f"{base!r} is not a valid DN")
+            if code == _REFERRAL:
+                raise NotFoundError(f"{base!r} is not held by {self.where()}, which refers to another domain's DC "
+                                    "(the kit does not follow referrals): connect to that domain's DC")  # fmt: skip
             raise DirectoryError(f"{what} under {base} on {self.where()} failed: {result.get('description')}")
         rows = []
         for item in self.connection.response or []:
@@ -793,7 +802,7 @@ def naming_contexts(root: dict[str, Any], base: str | None, where: str) -> tuple
     Read, never built from the domain DN: in a child domain (corp.example's child
     emea.corp.example) the schema is CN=Schema,CN=Configuration,DC=corp,DC=example, not
     under DC=emea. `base` (--base) chooses the domain; the other two are the forest's."""
-    domain = _domain_head(base) or _first(root, "defaultNamingContext")
+    domain = domain_of(base) or _first(root, "defaultNamingContext")
     schema = _first(root, "schemaNamingContext")
     config = _first(root, "configurationNamingContext")
     if not (domain and schema and config):
@@ -808,17 +817,6 @@ def _single(identity: str, found: list[DirectoryObject]) -> DirectoryObject:
         dns = "; ".join(obj.dn for obj in found[:5])
         raise AmbiguousError(f"{identity!r} is ambiguous: {len(found)} objects match ({dns}); give a DN or objectGUID")
     return found[0]
-
-
-def _domain_head(dn: str | None) -> str | None:
-    """The DC=… suffix of a DN (the domain it lies in), or None."""
-    if not dn:
-        return None
-    parts = [part.strip() for part in dn.split(",")]
-    index = len(parts)
-    while index > 0 and parts[index - 1].upper().startswith("DC="):
-        index -= 1
-    return ",".join(parts[index:]) or None
 
 
 def _split_extended_dn(value: str) -> tuple[str, Sid | None]:

@@ -105,6 +105,10 @@ def _check_values(data: dict[str, Any], where: str) -> None:
         for key in ("token_groups", "builtin"):
             for owner, sids in (data.get(key) or {}).items():
                 path = f"{key}/{owner}"
+                if isinstance(sids, dict):  # tokenGroups the DC did not return, and why
+                    if not isinstance(sids.get("unavailable"), str):
+                        raise ValueError('expected a list of SIDs or {"unavailable": why}')
+                    continue
                 for sid in [owner] * (key == "builtin") + sids:
                     Sid.parse(sid)
         path = "sync_accounts"
@@ -379,6 +383,10 @@ class SnapshotDirectory(Directory):
     def builtin_memberships(self) -> dict[Sid, tuple[Sid, ...]]:
         builtin = self.data.get("builtin") or {}
         return {Sid.parse(k): tuple(Sid.parse(s) for s in v) for k, v in builtin.items()}
+
+    def captured_sync_identity(self) -> tuple[str, str] | None:
+        recorded = self.data.get("sync_identity")
+        return (recorded["account"], recorded["product"]) if recorded else None
 
     def find_sync_accounts(self) -> list[DirectoryObject]:
         listed = self.data.get("sync_accounts")

@@ -242,3 +242,18 @@ def test_dc_lost_mid_run(lab):
         "rc-healthy",
     ]
     assert_one_line_error(run_cli(args, lab.password()), "connection to 127.0.0.1")
+
+
+def test_a_dn_in_another_domain_is_not_chased_with_the_password(lab):
+    """AD answers a DN it does not hold with a referral to the host its DC= parts name, and
+    ldap3 would follow it by binding there again with the same password (over plain LDAP
+    from an LDAPS session). Samba answers noSuchObject instead, so the proof is twofold: the
+    kit's connection is built not to chase referrals, and the foreign DN is one line."""
+    from richcoex_kit.lab.seed import admin_directory
+
+    with admin_directory(lab) as directory:
+        assert directory.connection.auto_referrals is False
+        assert directory.connection.password is None  # not kept once bound
+    result = run_cli(["check", *connect_args(lab), *DIRSYNC, "--user", "CN=x,DC=elsewhere,DC=invalid"], lab.password())
+    assert_one_line_error(result)
+    assert "elsewhere" in result.stderr
