@@ -224,33 +224,48 @@ class Scanner:
 
 def _pages(rows: Iterator[ScanRow], size: int, stop: threading.Event,
            lock: threading.Lock) -> Iterator[list[ScanRow] | BaseException]:  # fmt: skip
-    """Fetch in a thread, one page ahead of the evaluation (holding `lock` while reading)."""
+    """Fetch in a thread, one page ahead of the evaluation (holding `lock` while reading).
+
+    When the consumer stops early (Ctrl-C, an error), `stop` is set: the fetcher reads no
+    further row and never blocks on a full hand-over, and the thread is joined here — so no
+    second thread is left on the connection a notebook kernel goes on using."""
     handoff: queue.Queue[list[ScanRow] | BaseException | None] = queue.Queue(maxsize=2)
+
+    def offer(item: list[ScanRow] | BaseException | None) -> None:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def fetch() -> None:
         page: list[ScanRow] = []
         try:
-            while True:
+            while not stop.is_set():
                 with lock:
                     row = next(rows, None)
                 if row is None:
                     break
                 page.append(row)
                 if len(page) >= size:
-                    handoff.put(page)
+                    offer(page)
                     page = []
-                    if stop.is_set():
-                        return
             if page:
-                handoff.put(page)
+                offer(page)
         except BaseException as error:  # handed to the consumer, which reports it
-            handoff.put(error)
+            offer(error)
         finally:
-            handoff.put(None)
+            offer(None)
 
-    threading.Thread(target=fetch, name="richcoex-scan-fetch", daemon=True).start()
-    while (item := handoff.get()) is not None:
-        yield item
+    fetcher = threading.Thread(target=fetch, name="richcoex-scan-fetch", daemon=True)
+    fetcher.start()
+    try:
+        while (item := handoff.get()) is not None:
+            yield item
+    finally:
+        stop.set()
+        fetcher.join(timeout=60)
 
 
 def scan(
