@@ -161,14 +161,21 @@ def _parse_mask(text: str) -> int:
         if value is None or value > 0xFFFFFFFF:
             raise DescriptorError(f"access mask {text[:40]!r} is not a 32-bit decimal number")
     else:
-        if len(text) % 2:
-            raise DescriptorError(f"access rights {text!r} are not two-letter codes")
-        value = 0
-        for pos in range(0, len(text), 2):
-            code = text[pos : pos + 2].upper()
-            if code not in _RIGHT_OF_CODE:
-                raise DescriptorError(f"unknown access right {code!r} in {text!r}")
-            value |= _RIGHT_OF_CODE[code]
+        value = _or_codes(text, _RIGHT_OF_CODE, "access right", text)
+    return value
+
+
+def _or_codes(text: str, table: dict[str, int], what: str, context: str) -> int:
+    """Two-letter SDDL codes (`RPWP`, `CIIO`) OR-ed together; an odd length or an unknown
+    code is a DescriptorError naming it."""
+    if len(text) % 2:
+        raise DescriptorError(f"{what}s {text!r} are not two-letter codes")
+    value = 0
+    for pos in range(0, len(text), 2):
+        code = text[pos : pos + 2].upper()
+        if code not in table:
+            raise DescriptorError(f"unknown {what} {code!r} in {context!r}")
+        value |= table[code]
     return value
 
 
@@ -179,15 +186,7 @@ def _parse_ace_flags(text: str, ace_text: str) -> int:
         if value is None:
             raise DescriptorError(f"ACE flags {text[:20]!r} are not a hexadecimal byte")
         return value
-    if len(text) % 2:
-        raise DescriptorError(f"ACE flags {text!r} are not two-letter codes")
-    flags = 0
-    for pos in range(0, len(text), 2):
-        flag = text[pos : pos + 2].upper()
-        if flag not in _FLAG_OF_CODE:
-            raise DescriptorError(f"unknown ACE flag {flag!r} in {ace_text!r}")
-        flags |= _FLAG_OF_CODE[flag]
-    return flags
+    return _or_codes(text, _FLAG_OF_CODE, "ACE flag", ace_text)
 
 
 def ace_from_sddl(text: str, domain_sid: Sid | None = None) -> Ace:
