@@ -43,14 +43,12 @@ from .views import (
     acl_section,
     attribute_rows,
     attribute_table,
-    collapsed,
     esc,
     findings_section,
     findings_table,
     group_html,
     object_name,
     records_table,
-    scan_rows,
     wrap,
 )
 
@@ -264,9 +262,11 @@ def scan_report(result: Any) -> Any:
 
 
 def scan_table(result: Any) -> Any:
+    """The filterable table of failing objects in JupyterLab; headless, the report above
+    already lists them (and the CSV holds every object), so a page says it once."""
     if not _live():
-        failing = len(result.failing)
-        return _html(collapsed(f"every failing object ({failing:,})", scan_rows(result.failing, result.attributes)))
+        return _html("<p class='muted'>The failing objects are listed above; every object scanned is in the CSV "
+                     "(<code>csv_path</code>). JupyterLab adds a table filtered by cause and DN.</p>")  # fmt: skip
     from .widgets import ScanTable
 
     return ScanTable(result)
