@@ -53,6 +53,17 @@ class LabInfo:
         return json.loads(Path(self.credentials_file).read_text())[account]
 
 
+def feed_tool(argv: list[str], stdin: str, package: str, what: str, env: dict[str, str] | None = None) -> None:
+    """Run a Samba/Kerberos tool with a secret on stdin (never on its command line, where
+    process listings show it); a missing tool or a failure is one LabError line."""
+    if not shutil.which(argv[0]):
+        raise LabError(f"{argv[0]} is not installed: apt-get install {package}")
+    result = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, timeout=60, check=False)
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-1:]
+        raise LabError(f"{what} failed: {' '.join(tail)}")
+
+
 def default_root() -> Path:
     """Where `richcoex lab up` keeps its DC: $RICHCOEX_LAB_DIR or ~/.cache/richcoex/lab."""
     return Path(os.environ.get("RICHCOEX_LAB_DIR") or Path.home() / ".cache" / "richcoex" / "lab")
@@ -197,20 +208,8 @@ class SambaLab:
 
         The password goes to kinit on stdin (MIT kinit reads it from there without a TTY),
         never on a command line."""
-        if not shutil.which("kinit"):
-            raise LabError("kinit is not installed: apt-get install krb5-user")
-        env = {**os.environ, **self.kerberos_env()}
-        result = subprocess.run(
-            ["kinit", f"{account}@{REALM}"],
-            input=self.credentials()[account] + "\n",
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=30,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise LabError(f"kinit {account}@{REALM} failed: {result.stderr.strip().splitlines()[-1:]}")
+        feed_tool(["kinit", f"{account}@{REALM}"], self.credentials()[account] + "\n", "krb5-user",
+                  f"kinit {account}@{REALM}", env={**os.environ, **self.kerberos_env()})  # fmt: skip
         return self.kerberos_env()
 
     def kdestroy(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..schema import ATTRIBUTE_SETS, CLASSES
 from .samba import BASE_DN
@@ -270,201 +271,155 @@ CLASS_PROBES = ("proxyAddresses", "description")
 # sets only (proxyAddresses is in Public Information), not these attributes.
 UNREADABLE_WHEN_STRIPPED = WRITEBACK - {"proxyAddresses"}
 
+
+def _granted_directly(name: str, user: str, description: str, writable: frozenset[str], *,
+                      sync_account: str = CONNECT_ACCOUNT, product: str = "connect",
+                      probes: tuple[str, ...] = USER_PROBES, **fields: Any) -> Scenario:  # fmt: skip
+    """An Entra Connect or Cloud Sync scenario: the account itself holds the grant, no group."""
+    return Scenario(name, user, description, writable, sync_account=sync_account, group=None, product=product,
+                    probes=probes, **fields)  # fmt: skip
+
+
 PRODUCT_SCENARIOS: tuple[Scenario, ...] = (
-    Scenario(
+    _granted_directly(
         "connect-healthy",
         "rc-connect-healthy",
         "Inherits Set-ADSyncExchangeHybridPermissions' grant on the OU (OA;CIIO;RPWP;;user;MSOL_…).",
         WRITEBACK,
-        sync_account=CONNECT_ACCOUNT,
-        group=None,
-        product="connect",
-        probes=USER_PROBES,
     ),
-    Scenario(
+    _granted_directly(
         "connect-inheritance-off",
         "rc-connect-broken",
         "The KB's case under Entra Connect: DACL protected, inherited ACEs (the grant) stripped.",
         frozenset(),
-        sync_account=CONNECT_ACCOUNT,
-        group=None,
-        product="connect",
-        probes=USER_PROBES,
         unreadable=UNREADABLE_WHEN_STRIPPED,
     ),
-    Scenario(
+    _granted_directly(
         "connect-custom-account",
         "rc-connect-healthy",
         "A custom-named connector account granted the same way on the same OU.",
         WRITEBACK,
         sync_account=CUSTOM_CONNECT_ACCOUNT,
-        group=None,
-        product="connect",
-        probes=USER_PROBES,
     ),
-    Scenario(
+    _granted_directly(
         "connect-custom-inheritance-off",
         "rc-connect-broken",
         "The custom connector account on the protected, stripped user.",
         frozenset(),
         sync_account=CUSTOM_CONNECT_ACCOUNT,
-        group=None,
-        product="connect",
-        probes=USER_PROBES,
         unreadable=UNREADABLE_WHEN_STRIPPED,
     ),
-    Scenario(
+    _granted_directly(
         "connect-orphan-admincount",
         "rc-orphan",
         "adminCount=1 left behind (in no protected group); DACL still inherits the grant: writable.",
         WRITEBACK,
-        sync_account=CONNECT_ACCOUNT,
-        group=None,
-        product="connect",
-        probes=USER_PROBES,
     ),
-    Scenario(
+    _granted_directly(
         "connect-orphan-protected",
         "rc-orphan-stripped",
         "adminCount=1 orphan that kept SDProp's protected DACL (inherited ACEs stripped): refused.",
         frozenset(),
-        sync_account=CONNECT_ACCOUNT,
-        group=None,
-        product="connect",
-        probes=USER_PROBES,
     ),
-    Scenario(
+    _granted_directly(
         "connect-domain-admin",
         "rc-admin",
         "The truly protected Domain Admin (AdminSDHolder's DACL): refused to the connector too.",
         frozenset(),
-        sync_account=CONNECT_ACCOUNT,
-        group=None,
-        product="connect",
-        probes=USER_PROBES,
     ),
-    Scenario(
+    _granted_directly(
         "connect-noncanonical",
         "rc-noncanonical",
         "Protected, stripped DACL with a non-canonical explicit order (an Allow for RC-Helpdesk "
         "before a Deny for RC-Contractors) and explicit Denies of description/telephoneNumber "
         "for the connector: a fix must keep every ACE's relative order and those two refused.",
         frozenset(),
-        sync_account=CONNECT_ACCOUNT,
-        group=None,
-        product="connect",
         probes=(*USER_PROBES, *GUARDED),
         unreadable=UNREADABLE_WHEN_STRIPPED,
     ),
-    Scenario(
+    _granted_directly(
         "connect-contact",
         CONTACT_DN,
         "A contact under an OU granting RPWP on proxyAddresses to descendant contacts only.",
         frozenset({"proxyAddresses"}),
-        sync_account=CONNECT_ACCOUNT,
-        group=None,
-        product="connect",
         object_class="contact",
         probes=CLASS_PROBES,
     ),
-    Scenario(
+    _granted_directly(
         "connect-group",
         "rc-group",
         "A group under the same OU (RPWP on proxyAddresses to descendant groups only).",
         frozenset({"proxyAddresses"}),
-        sync_account=CONNECT_ACCOUNT,
-        group=None,
-        product="connect",
         object_class="group",
         probes=CLASS_PROBES,
     ),
-    Scenario(
+    _granted_directly(
         "unmanaged-computer",
         "rc-pc$",
         "A computer in a scanned OU with no grant: not a write-back class, and refused.",
         frozenset(),
-        sync_account=CONNECT_ACCOUNT,
-        group=None,
-        product="connect",
         object_class="computer",
         probes=CLASS_PROBES,
     ),
-    Scenario(
+    _granted_directly(
         "unmanaged-gmsa",
         "rc-gmsa$",
         "A gMSA (msDS-GroupManagedServiceAccount) in the same OU: refused.",
         frozenset(),
-        sync_account=CONNECT_ACCOUNT,
-        group=None,
-        product="connect",
         object_class="msDS-GroupManagedServiceAccount",
         probes=CLASS_PROBES,
     ),
-    Scenario(
+    _granted_directly(
         "unmanaged-smsa",
         "rc-smsa$",
         "An sMSA (msDS-ManagedServiceAccount) in the same OU: refused.",
         frozenset(),
-        sync_account=CONNECT_ACCOUNT,
-        group=None,
-        product="connect",
         object_class="msDS-ManagedServiceAccount",
         probes=CLASS_PROBES,
     ),
-    Scenario(
+    _granted_directly(
         "connect-source-anchor",
         "rc-anchor",
         "Only Set-ADSyncMsDsConsistencyGuidPermissions' grant (RPWP;mS-DS-ConsistencyGuid;user): "
         "the source anchor is writable, msDS-KeyCredentialLink and the Exchange set are not.",
         frozenset({CONSISTENCY_GUID}),
-        sync_account=CONNECT_ACCOUNT,
-        group=None,
-        product="connect",
         probes=(CONSISTENCY_GUID, KEY_CREDENTIAL_LINK, "proxyAddresses", "msExchSafeSendersHash"),
     ),
-    Scenario(
+    _granted_directly(
         "connect-write-only",
         "rc-writeonly",
         "Protected DACL granting the connector WriteProperty on proxyAddresses without "
         "ReadProperty and nobody else read access: the write lands, the confirming import "
         "cannot read it back.",
         frozenset({"proxyAddresses"}),
-        sync_account=CONNECT_ACCOUNT,
-        group=None,
-        product="connect",
         probes=("proxyAddresses", "msExchSafeSendersHash"),
         unreadable=frozenset({"proxyAddresses", "msExchSafeSendersHash"}),
     ),
-    Scenario(
+    _granted_directly(
         "cloudsync-healthy",
         "rc-cloud-healthy",
         "Inherits Set-AADCloudSyncPermissions' HybridExchangePermissions grant for provAgentgMSA$.",
         WRITEBACK,
         sync_account=CLOUD_SYNC_GMSA,
-        group=None,
         product="cloudsync",
-        probes=USER_PROBES,
     ),
-    Scenario(
+    _granted_directly(
         "cloudsync-contact",
         CLOUD_CONTACT_DN,
         "Cloud Sync writes proxyAddresses to contacts; the same grant covers contact.",
         frozenset({"proxyAddresses", "description"}),
         sync_account=CLOUD_SYNC_GMSA,
-        group=None,
         product="cloudsync",
         object_class="contact",
         probes=CLASS_PROBES,
     ),
-    Scenario(
+    _granted_directly(
         "cloudsync-not-granted",
         "rc-connect-healthy",
         "The gMSA on an object granted only to the Entra Connect accounts: refused.",
         frozenset(),
         sync_account=CLOUD_SYNC_GMSA,
-        group=None,
         product="cloudsync",
-        probes=USER_PROBES,
     ),
 )
 

@@ -6,8 +6,6 @@ provisioning tool, not a read path, so it writes through the admin connection di
 from __future__ import annotations
 
 import base64
-import shutil
-import subprocess
 import uuid
 from collections.abc import Callable
 
@@ -22,7 +20,7 @@ from ..security import Ace, AceFlag, AceType, Acl, Right, SecurityDescriptor, Si
 from ..security.sddl import descriptor_from_sddl
 from ..settings import Secret
 from . import scenarios as sc
-from .samba import LabError, LabInfo, SambaLab, generate_password
+from .samba import LabError, LabInfo, SambaLab, feed_tool, generate_password
 
 DACL_ONLY = 4
 GLOBAL_SECURITY_GROUP = -2147483646
@@ -409,21 +407,10 @@ class _Seeder:
         """Set a password through the DC's own sam.ldb: ldbmodify opens it with a system
         session, so the acl module does not refuse what it refuses over LDAP. The LDIF (and
         so the password) goes on stdin, never on a command line."""
-        if not shutil.which("ldbmodify"):
-            raise LabError("ldbmodify is not installed: apt-get install ldb-tools")
         value = base64.b64encode(f'"{password}"'.encode("utf-16-le")).decode()
         ldif = f"dn: {dn}\nchangetype: modify\nreplace: unicodePwd\nunicodePwd:: {value}\n-\n"
-        result = subprocess.run(
-            ["ldbmodify", "-H", f"tdb://{self.lab.root}/private/sam.ldb"],
-            input=ldif,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        if result.returncode != 0:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-1:]
-            raise LabError(f"setting the password of {dn} through sam.ldb failed: {' '.join(tail)}")
+        feed_tool(["ldbmodify", "-H", f"tdb://{self.lab.root}/private/sam.ldb"], ldif, "ldb-tools",
+                  f"setting the password of {dn} through sam.ldb")  # fmt: skip
 
 
 def seed(info: LabInfo, lab: SambaLab) -> LabInfo:
